@@ -1,0 +1,19 @@
+/*
+ * cmd.h - the subcommands of `vigil`, the administrator's tool. Each gets
+ * the global options already parsed and its own argv (argv[0] is its name),
+ * and returns the process exit code.
+ */
+#ifndef VIGIL_CMD_H
+#define VIGIL_CMD_H
+
+struct cmd_globals {
+	const char *config_path; /* NULL: the installed default */
+};
+
+int cmd_scan(const struct cmd_globals *g, int argc, char **argv);
+int cmd_check_config(const struct cmd_globals *g, int argc, char **argv);
+
+/* Build a generation or print every error to stderr and return NULL. */
+struct host *cmd_load_host(const struct cmd_globals *g);
+
+#endif
