@@ -71,6 +71,8 @@ char *safe_file_problem(const char *path);
 /* Read-helpers that report a wrong type against the setting. */
 int setting_string(const config_setting_t *group, const char *key,
 		   const char **value_r, struct errlist *errors);
+int setting_bool(const config_setting_t *group, const char *key, int *value_r,
+		 struct errlist *errors);
 int setting_strings(const config_setting_t *group, const char *key,
 		    struct strvec *out, struct errlist *errors);
 int check_keys(const config_setting_t *group, const char *const *allowed,

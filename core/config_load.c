@@ -80,6 +80,20 @@ int setting_string(const config_setting_t *group, const char *key,
 	return 1;
 }
 
+int setting_bool(const config_setting_t *group, const char *key, int *value_r,
+		 struct errlist *errors)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		errlist_at(errors, s, "'%s' must be true or false", key);
+		return -1;
+	}
+	*value_r = config_setting_get_bool(s);
+	return 1;
+}
+
 /* An array or list of strings; a single string is taken as one element. */
 int setting_strings(const config_setting_t *group, const char *key,
 		    struct strvec *out, struct errlist *errors)

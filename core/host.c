@@ -364,7 +364,7 @@ struct msg *host_message(struct host *h, unsigned char *raw, size_t size)
 	return m;
 }
 
-static int owns_string(const struct host *h, const char *s)
+int host_owns_string(const struct host *h, const char *s)
 {
 	for (size_t i = 0; i < h->strings.n; i++)
 		if (h->strings.v[i] == s)
@@ -417,7 +417,7 @@ static int load_plugin(struct host *h, const config_setting_t *s,
 	int rc = def->init(&h->pub, s, &p->state, &err);
 	h->loading = NULL;
 	if (rc != 0) {
-		if (err != NULL && owns_string(h, err))
+		if (err != NULL && host_owns_string(h, err))
 			errlist_add(errors, "%s", err); /* already FILE:LINE */
 		else
 			errlist_at(errors, s, "plugin '%s' failed to start: %s",

@@ -96,6 +96,9 @@ const struct host_action *host_action(const struct host *h, const char *name);
 /* A message of this generation: its limits, its typer, the API table. */
 struct msg *host_message(struct host *h, unsigned char *raw, size_t size);
 
+/* Was `s` made by the host (vigil_setting_error): it has FILE:LINE. */
+int host_owns_string(const struct host *h, const char *s);
+
 void host_eval_init(struct host_eval *ev, struct strvec *tickets);
 void host_eval_clear(struct host_eval *ev);
 

@@ -66,6 +66,18 @@ static int valid_hostport(const char *s)
 	return *end == '\0' && port > 0 && port < 65536;
 }
 
+/* A plugin's compile error: as is when it already carries FILE:LINE (made
+ * by vigil_setting_error), else placed at the setting. */
+static void plugin_error(struct host *h, struct errlist *errors,
+			 const config_setting_t *s, const char *what,
+			 const char *err)
+{
+	if (err != NULL && host_owns_string(h, err))
+		errlist_add(errors, "%s", err);
+	else
+		errlist_at(errors, s, "%s: %s", what, err ? err : "invalid");
+}
+
 int policy_actions_compile(struct host *h, const config_setting_t *group,
 			   struct policy_actions *a, struct errlist *errors)
 {
@@ -120,6 +132,9 @@ int policy_actions_compile(struct host *h, const config_setting_t *group,
 		if (config_notification(cfg, a->notify.v[i]) == NULL)
 			errlist_at(errors, group, "unknown notification '%s'",
 				   a->notify.v[i]);
+	if (a->stamp == NULL &&
+	    config_setting_get_member(group, "stamp_position") != NULL)
+		errlist_at(errors, group, "stamp_position without stamp");
 	if (a->stamp) {
 		a->stamp_position = STAMP_BOTTOM;
 		if (setting_string(group, "stamp_position", &s, errors) > 0) {
@@ -154,8 +169,7 @@ int policy_actions_compile(struct host *h, const config_setting_t *group,
 		struct plugin_action pa = {ha->ops, {NULL, NULL}};
 		const char *err = NULL;
 		if (ha->ops->compile(ha->ctx, e, &pa.data, &err) != 0) {
-			errlist_at(errors, e, "action '%s': %s", key,
-				   err ? err : "invalid");
+			plugin_error(h, errors, e, key, err);
 			continue;
 		}
 		a->plugin = xrealloc(a->plugin, (a->n_plugin + 1) * sizeof *a->plugin);
@@ -225,10 +239,11 @@ static int compile_condition(struct host *h, const config_setting_t *c,
 				      "rule)", type);
 		return -1;
 	}
-	int flag;
-	if (config_setting_lookup_bool(c, "negate", &flag))
+	int flag = 0;
+	if (setting_bool(c, "negate", &flag, errors) > 0)
 		pc->negate = flag;
-	if (config_setting_lookup_bool(c, "va_submit", &flag) && flag) {
+	flag = 0;
+	if (setting_bool(c, "va_submit", &flag, errors) > 0 && flag) {
 		pc->va_submit = true;
 		if (!h->pub.api->verdict_available(&h->pub, VA_SOURCE)) {
 			errlist_at(errors, c, "this condition sends samples to "
@@ -242,11 +257,7 @@ static int compile_condition(struct host *h, const config_setting_t *c,
 	pc->ops = hc->ops;
 	const char *err = NULL;
 	if (hc->ops->compile(hc->ctx, c, &pc->data, &err) != 0) {
-		if (err != NULL && strchr(err, ':') != NULL)
-			errlist_add(errors, "%s", err);
-		else
-			errlist_at(errors, c, "condition '%s': %s", type,
-				   err ? err : "invalid");
+		plugin_error(h, errors, c, type, err);
 		return -1;
 	}
 	return 0;
@@ -278,7 +289,7 @@ static void compile_rule(struct host *h, struct policy *p,
 		errlist_at(errors, g, "duplicate rule name '%s'", name);
 		return;
 	}
-	config_setting_lookup_bool(g, "enabled", &enabled);
+	setting_bool(g, "enabled", &enabled, errors);
 	struct policy_rule r = {0};
 	r.name = xstrdup(name);
 	r.phase = VIGIL_PHASE_USER;
@@ -381,6 +392,9 @@ int policy_compile(struct host *h, struct policy *p, struct errlist *errors)
 		r->n_conds = 1;
 		r->actions.intercept = hr->intercept;
 		r->actions.area = hr->area;
+		if (config_area(h->cfg, hr->area) == NULL)
+			errlist_add(errors, "hidden rule '%s': unknown quarantine "
+					    "area '%s'", hr->name, hr->area);
 	}
 	/* Stable sort: equal orders keep config order. */
 	for (size_t i = 1; i < p->n_rules; i++)

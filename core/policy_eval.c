@@ -308,6 +308,7 @@ vigil_result policy_eval(struct host *h, struct msg *m, struct policy_state *st)
 			return VIGIL_PENDING;
 		}
 		json_object_set_new(entry, "matched", json_boolean(r == VIGIL_MATCH));
+		strvec_free(&st->tickets); /* decided without the verdicts */
 		if (r != VIGIL_MATCH)
 			continue;
 		json_object_set_new(entry, "actions",
