@@ -12,6 +12,12 @@ struct cmd_globals {
 
 int cmd_scan(const struct cmd_globals *g, int argc, char **argv);
 int cmd_check_config(const struct cmd_globals *g, int argc, char **argv);
+int cmd_queue_main(const struct cmd_globals *g, int argc, char **argv);
+int cmd_quarantine_main(const struct cmd_globals *g, int argc, char **argv);
+int cmd_log_main(const struct cmd_globals *g, int argc, char **argv);
+int cmd_status(const struct cmd_globals *g, int argc, char **argv);
+int cmd_reload(const struct cmd_globals *g, int argc, char **argv);
+int cmd_deliver(const struct cmd_globals *g, int argc, char **argv);
 
 /* Build a generation or print every error to stderr and return NULL. */
 struct host *cmd_load_host(const struct cmd_globals *g);

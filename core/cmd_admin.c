@@ -62,8 +62,10 @@ static int control(const struct vigil_config *cfg, const char *command)
 	}
 	struct timeval tv = {60, 0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (send(fd, command, strlen(command), MSG_NOSIGNAL) < 0 ||
-	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+	char *line = xasprintf("%s\n", command);
+	ssize_t sent = send(fd, line, strlen(line), MSG_NOSIGNAL);
+	free(line);
+	if (sent < 0) {
 		fprintf(stderr, "vigil: %s\n", strerror(errno));
 		close(fd);
 		return 2;

@@ -32,6 +32,26 @@ struct exception_policy {
 	vigil_action intercept;
 };
 
+/* vigild's settings (`daemon` group). */
+struct daemon_settings {
+	struct strvec listen; /* "smtp:HOST:PORT", "lmtp:HOST:PORT", "unix:PATH" */
+	char *next_hop;       /* "smtp:HOST:PORT", "lmtp:HOST:PORT", "maildir:DIR" */
+	char *spool_dir;
+	char *control_socket; /* default: SPOOL_DIR/control */
+	char *user;           /* drop to this user when started as root; "" = stay */
+	char *hostname;       /* for SMTP greetings; default: gethostname() */
+	int workers;          /* scanning threads; 0 = one per CPU */
+	int max_connections;
+	int smtp_timeout;     /* seconds, command and data timeouts */
+};
+
+/* The store (`store` group). */
+struct store_settings {
+	char *backend; /* "sqlite" */
+	char *path;
+	int retention_days;
+};
+
 struct vigil_config {
 	char *main_file;
 	char *plugin_dir;
@@ -51,6 +71,8 @@ struct vigil_config {
 	struct strvec internal_domains;
 	struct msg_limits limits;
 	struct exception_policy security_violation, malformed;
+	struct daemon_settings daemon;
+	struct store_settings store;
 };
 
 /* Read `path` (NULL: the installed default). Returns NULL when the main

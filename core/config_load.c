@@ -5,7 +5,6 @@
  * It refuses files anyone but their owner could have written, and it keeps
  * going after an error so that `vigil check-config` lists every problem.
  */
-#define _GNU_SOURCE /* strverscmp-free scandir/alphasort */
 #include "config.h"
 
 #include <dirent.h>
@@ -20,13 +19,19 @@
 #ifndef VIGIL_CONFIG_FILE
 #define VIGIL_CONFIG_FILE "/etc/vigil/vigil.conf"
 #endif
+#ifndef VIGIL_SPOOL_DIR
+#define VIGIL_SPOOL_DIR "/var/spool/vigil"
+#endif
+#ifndef VIGIL_STATE_DIR
+#define VIGIL_STATE_DIR "/var/lib/vigil"
+#endif
 #ifndef VIGIL_PLUGIN_DIR
 #define VIGIL_PLUGIN_DIR "/usr/lib/vigil/plugins"
 #endif
 
 static const char *const main_keys[] = {
 	"plugin_dir", "include_dir", "internal_domains", "limits", "exceptions",
-	"plugins", "rules", "notifications", "areas", NULL};
+	"plugins", "rules", "notifications", "areas", "daemon", "store", NULL};
 static const char *const dropin_keys[] = {"plugins", "rules", "notifications",
 					  "areas", NULL};
 
@@ -305,6 +310,107 @@ static void read_areas(struct vigil_config *cfg,
 			(struct area){NULL, "default", 30};
 }
 
+/* A positive int setting, or keep *value_r. */
+static void setting_posint(const config_setting_t *g, const char *key,
+			   int zero_ok, int *value_r, struct errlist *errors)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_INT ||
+	    config_setting_get_int(s) < (zero_ok ? 0 : 1))
+		errlist_at(errors, s, "'%s' must be a %s integer", key,
+			   zero_ok ? "non-negative" : "positive");
+	else
+		*value_r = config_setting_get_int(s);
+}
+
+static void setting_path(const config_setting_t *g, const char *key,
+			 const char *base_dir, char **value_r,
+			 struct errlist *errors)
+{
+	const char *v = NULL;
+	if (setting_string(g, key, &v, errors) > 0) {
+		free(*value_r);
+		*value_r = *v ? resolve(base_dir, v) : xstrdup("");
+	}
+}
+
+static void read_daemon(struct vigil_config *cfg, const config_setting_t *g,
+			const char *main_dir, struct errlist *errors)
+{
+	static const char *const keys[] = {
+		"listen", "next_hop", "spool_dir", "workers", "user",
+		"max_connections", "hostname", "control_socket",
+		"smtp_timeout", NULL};
+	struct daemon_settings *d = &cfg->daemon;
+	if (g != NULL && !config_setting_is_group(g)) {
+		errlist_at(errors, g, "'daemon' must be a group { ... }");
+		g = NULL;
+	}
+	d->next_hop = xstrdup("smtp:127.0.0.1:10025");
+	d->spool_dir = xstrdup(VIGIL_SPOOL_DIR);
+	d->user = xstrdup("vigil");
+	d->hostname = xstrdup("");
+	d->max_connections = 100;
+	d->smtp_timeout = 300;
+	if (g != NULL) {
+		const char *v = NULL;
+		check_keys(g, keys, errors);
+		setting_strings(g, "listen", &d->listen, errors);
+		if (setting_string(g, "next_hop", &v, errors) > 0) {
+			free(d->next_hop);
+			/* maildir paths are relative to the main file */
+			d->next_hop = strncmp(v, "maildir:", 8) == 0 && v[8] != '/' ?
+					      xasprintf("maildir:%s/%s", main_dir, v + 8) :
+					      xstrdup(v);
+		}
+		setting_path(g, "spool_dir", main_dir, &d->spool_dir, errors);
+		setting_path(g, "control_socket", main_dir, &d->control_socket,
+			     errors);
+		if (setting_string(g, "user", &v, errors) > 0) {
+			free(d->user);
+			d->user = xstrdup(v);
+		}
+		if (setting_string(g, "hostname", &v, errors) > 0) {
+			free(d->hostname);
+			d->hostname = xstrdup(v);
+		}
+		setting_posint(g, "workers", 1, &d->workers, errors);
+		setting_posint(g, "max_connections", 0, &d->max_connections, errors);
+		setting_posint(g, "smtp_timeout", 0, &d->smtp_timeout, errors);
+	}
+	if (d->listen.n == 0)
+		strvec_push(&d->listen, "smtp:127.0.0.1:10024");
+	if (d->control_socket == NULL)
+		d->control_socket = xasprintf("%s/control", d->spool_dir);
+}
+
+static void read_store(struct vigil_config *cfg, const config_setting_t *g,
+		       const char *main_dir, struct errlist *errors)
+{
+	static const char *const keys[] = {"backend", "path", "retention_days",
+					   NULL};
+	struct store_settings *st = &cfg->store;
+	st->backend = xstrdup("sqlite");
+	st->path = xstrdup(VIGIL_STATE_DIR "/vigil.db");
+	st->retention_days = 30;
+	if (g == NULL)
+		return;
+	if (!config_setting_is_group(g)) {
+		errlist_at(errors, g, "'store' must be a group { ... }");
+		return;
+	}
+	const char *v = NULL;
+	check_keys(g, keys, errors);
+	if (setting_string(g, "backend", &v, errors) > 0) {
+		free(st->backend);
+		st->backend = xstrdup(v);
+	}
+	setting_path(g, "path", main_dir, &st->path, errors);
+	setting_posint(g, "retention_days", 0, &st->retention_days, errors);
+}
+
 static void read_main(struct vigil_config *cfg, const config_setting_t *root,
 		      const char *main_dir, struct errlist *errors)
 {
@@ -327,6 +433,10 @@ static void read_main(struct vigil_config *cfg, const config_setting_t *root,
 		read_limits(cfg, g, errors);
 	if ((g = config_setting_get_member(root, "exceptions")) != NULL)
 		read_exceptions(cfg, g, errors);
+	read_daemon(cfg, config_setting_get_member(root, "daemon"), main_dir,
+		    errors);
+	read_store(cfg, config_setting_get_member(root, "store"), main_dir,
+		   errors);
 }
 
 struct vigil_config *config_load(const char *path, struct errlist *errors)
@@ -431,6 +541,14 @@ void config_free(struct vigil_config *cfg)
 	for (size_t i = 0; i < cfg->n_files; i++)
 		config_destroy(&cfg->files[i]);
 	free(cfg->files);
+	strvec_free(&cfg->daemon.listen);
+	free(cfg->daemon.next_hop);
+	free(cfg->daemon.spool_dir);
+	free(cfg->daemon.control_socket);
+	free(cfg->daemon.user);
+	free(cfg->daemon.hostname);
+	free(cfg->store.backend);
+	free(cfg->store.path);
 	free(cfg->main_file);
 	free(cfg->plugin_dir);
 	free(cfg->include_dir);

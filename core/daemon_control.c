@@ -208,13 +208,17 @@ static void *control_thread(void *arg)
 		struct timeval tv = {5, 0};
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 		char line[512];
-		ssize_t n = recv(fd, line, sizeof line - 1, 0);
-		if (n > 0) {
-			line[n] = '\0';
+		size_t len = 0;
+		ssize_t n = 1;
+		while (len < sizeof line - 1 && memchr(line, '\n', len) == NULL &&
+		       (n = recv(fd, line + len, sizeof line - 1 - len, 0)) > 0)
+			len += (size_t)n;
+		if (len > 0) {
+			line[len] = '\0';
 			line[strcspn(line, "\r\n")] = '\0';
 			char *answer = run_command(d, line);
-			size_t len = strlen(answer);
-			if (send(fd, answer, len, MSG_NOSIGNAL) < 0 ||
+			size_t alen = strlen(answer);
+			if (send(fd, answer, alen, MSG_NOSIGNAL) < 0 ||
 			    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
 				daemon_log(d, LOG_WARNING, "control: %s",
 					   strerror(errno));

@@ -11,7 +11,6 @@
  * parse an archive format by hand: libarchive does that.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem */
 #endif
 #include "msg_priv.h"
 

@@ -221,6 +221,284 @@ static void parse_truncated(struct msg *m)
 	msg_note_malformed(m, "truncated message");
 }
 
+/* ---- adjacent RFC 2047 encoded-words ---- */
+
+/*
+ * GMime 3.2.13 (its issue #133) decodes a run of adjacent B encoded-words
+ * in one charset as one base64 payload, and its decoder stops at the first
+ * '=': "=?UTF-8?B?aW52b2ljZQ==?= =?UTF-8?B?LmV4ZQ==?=" comes out as
+ * "invoice", which hides ".exe" from the name rules. So before GMime
+ * decodes a value in which an encoded-word follows one with '=' in its B
+ * payload, the B words of that run are rewritten here as Q words that say
+ * the same (every byte as =XX, so a Q word before them cannot bleed into
+ * them), decoded as GMime means to: bits carried from word to word as it
+ * does, started afresh after a word that ends in padding. Q words are
+ * neither merged with B words nor mis-decoded, and the whitespace between
+ * the words stays, so the value keeps its structure.
+ *
+ * Words are cut as GMime's lenient tokenizer cuts them. In a structured
+ * value (parameters) only B words whose payload is base64 and whitespace
+ * are rewritten: any other character there may be a quote, backslash,
+ * ';' or comment that GMime's parameter parser sees, and dropping it would
+ * change what the header says. A run that cannot be mended that way is
+ * reported as ambiguous instead.
+ *
+ * The cost is linear in the value; values without "?=", optional white
+ * space, "=?" never get here (ew_adjacent()).
+ */
+
+static int ew_lwsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The cheap test: an encoded-word's end, then maybe whitespace, then the
+ * start of another one. */
+static int ew_adjacent(const char *s)
+{
+	const char *q = s;
+
+	while ((q = strstr(q, "?=")) != NULL) {
+		q += 2;
+		while (ew_lwsp(*q))
+			q++;
+		if (q[0] == '=' && q[1] == '?')
+			return 1;
+	}
+	return 0;
+}
+
+struct ew_token {
+	const char *start, *end;
+	const char *charset; /* up to the '?', any "*language" included */
+	size_t charset_len;
+	size_t charset_cmp; /* without the language */
+	const char *payload;
+	size_t payload_len;
+	char enc;	/* 'B' or 'Q' for a valid encoded-word, else 0 */
+	char eq;	/* a B payload with '=' in it: GMime stops there */
+	char opaque; /* not to be rewritten (see above) */
+};
+
+/* The token at `s` (neither white space nor the end of the value), cut as
+ * GMime's lenient RFC 2047 tokenizer cuts it: "=?charset?X?...?=" up to
+ * the first "?=", else text up to white space or the next "=?". */
+static void ew_token(const char *s, int structured, struct ew_token *t)
+{
+	const char *p = s, *cs, *q;
+	size_t i;
+
+	memset(t, 0, sizeof *t);
+	t->start = s;
+	if (s[0] == '=' && s[1] == '?') {
+		cs = p = s + 2;
+		while (*p != '\0' && *p != '?')
+			p++;
+		if (p[0] == '?' && p[1] != '\0' && strchr("BbQq", p[1]) &&
+		    p[2] == '?') {
+			q = strstr(p + 3, "?=");
+			if (q == NULL) { /* no end: text to the end */
+				t->end = p + strlen(p);
+				return;
+			}
+			t->end = q + 2;
+			if (p == cs || *cs == '*') /* GMime decodes no such */
+				return;
+			t->enc = g_ascii_toupper(p[1]);
+			t->charset = cs;
+			t->charset_len = (size_t)(p - cs);
+			q = memchr(cs, '*', t->charset_len);
+			t->charset_cmp = q ? (size_t)(q - cs) : t->charset_len;
+			t->payload = p + 3;
+			t->payload_len = (size_t)(t->end - 2 - t->payload);
+			if (t->enc != 'B')
+				return;
+			t->opaque = t->payload_len > G_MAXUINT / 2;
+			for (i = 0; i < t->payload_len; i++) {
+				unsigned char c = (unsigned char)t->payload[i];
+
+				if (c == '=')
+					t->eq = 1;
+				else if (structured && !g_ascii_isalnum(c) &&
+					 c != '+' && c != '/' && !ew_lwsp(c))
+					t->opaque = 1;
+			}
+			return;
+		}
+	}
+	while (*p != '\0' && !ew_lwsp(*p) && !(p[0] == '=' && p[1] == '?'))
+		p++;
+	t->end = p;
+}
+
+static int ew_same_charset(const struct ew_token *a, const struct ew_token *b)
+{
+	return a->charset_cmp == b->charset_cmp &&
+	       g_ascii_strncasecmp(a->charset, b->charset, a->charset_cmp) ==
+		   0;
+}
+
+/* A run: adjacent valid B words in one charset, as GMime groups them. */
+struct ew_run {
+	GArray *words;	   /* struct ew_token */
+	GArray *gaps;	   /* the white space before each word but the first */
+	GByteArray *bytes; /* scratch for the decoded payloads */
+	int fix;
+};
+
+static void ew_emit_q(GString *out, const struct ew_token *t,
+		      const guint8 *d, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	g_string_append(out, "=?");
+	g_string_append_len(out, t->charset, (gssize)t->charset_len);
+	g_string_append(out, "?Q?");
+	for (i = 0; i < n; i++) {
+		g_string_append_c(out, '=');
+		g_string_append_c(out, hex[d[i] >> 4]);
+		g_string_append_c(out, hex[d[i] & 15]);
+	}
+	g_string_append(out, "?=");
+}
+
+/* Appends the run to `out`, mended if it needs it; *prev_eq says whether
+ * what went out last is a B word with '=' still for GMime to merge with
+ * whatever B word follows (-1: nothing adjacent). Returns 1 if it changed
+ * anything, -1 if it could not mend a merge that needs it, else 0. */
+static int ew_flush(struct ew_run *r, GString *out, int *prev_eq)
+{
+	const struct ew_token *w = (const struct ew_token *)r->words->data;
+	const struct ew_token *last;
+	guint i, n = r->words->len;
+	int state = 0, fresh = 1, ret = 0;
+	guint32 save = 0;
+
+	if (n == 0)
+		return 0;
+	last = &w[n - 1];
+	if (!r->fix) {
+		if (*prev_eq == 1)
+			ret = -1; /* only reachable when the first is opaque */
+		g_string_append_len(out, w[0].start,
+				    (gssize)(last->end - w[0].start));
+		*prev_eq = last->eq;
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		const struct ew_token *t = &w[i];
+		size_t len;
+
+		if (i > 0) {
+			const char *const *gap =
+			    &g_array_index(r->gaps, const char *, 2 * (i - 1));
+
+			g_string_append_len(out, gap[0],
+					    (gssize)(gap[1] - gap[0]));
+		}
+		if (t->opaque) {
+			if (*prev_eq == 1)
+				ret = -1;
+			g_string_append_len(out, t->start,
+					    (gssize)(t->end - t->start));
+			*prev_eq = t->eq;
+			fresh = 1; /* GMime decodes it on its own */
+			continue;
+		}
+		if (fresh) {
+			state = 0;
+			save = 0;
+		}
+		g_byte_array_set_size(r->bytes, (guint)t->payload_len + 4);
+		len = g_mime_encoding_base64_decode_step(
+		    (const unsigned char *)t->payload, t->payload_len,
+		    r->bytes->data, &state, &save);
+		ew_emit_q(out, t, r->bytes->data, len);
+		*prev_eq = 0;
+		fresh = t->eq;
+		if (ret == 0)
+			ret = 1;
+	}
+done:
+	g_array_set_size(r->words, 0);
+	g_array_set_size(r->gaps, 0);
+	r->fix = 0;
+	return ret;
+}
+
+/*
+ * `s` with the B words GMime would mis-decode rewritten, or NULL when it
+ * has none. *ambiguous_r is set when a merge could not be mended (only in
+ * a structured value).
+ */
+static char *ew_rewrite(const char *s, int structured, int *ambiguous_r)
+{
+	struct ew_run r;
+	struct ew_token t;
+	GString *out = g_string_sized_new(strlen(s) + 64);
+	const char *p = s, *lw;
+	int changed = 0, ambiguous = 0, prev_eq = -1, rc;
+
+	r.words = g_array_new(FALSE, FALSE, sizeof(struct ew_token));
+	r.gaps = g_array_new(FALSE, FALSE, sizeof(const char *));
+	r.bytes = g_byte_array_new();
+	r.fix = 0;
+	for (;;) {
+		lw = p;
+		while (ew_lwsp(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		ew_token(p, structured, &t);
+		if (r.words->len > 0) {
+			const struct ew_token *last = &g_array_index(
+			    r.words, struct ew_token, r.words->len - 1);
+
+			/* an encoded-word right after one with '=' */
+			if (last->eq && p[0] == '=' && p[1] == '?')
+				r.fix = 1;
+			if (t.enc == 'B' && ew_same_charset(last, &t)) {
+				g_array_append_val(r.gaps, lw);
+				g_array_append_val(r.gaps, p);
+				g_array_append_val(r.words, t);
+				p = t.end;
+				continue;
+			}
+		}
+		rc = ew_flush(&r, out, &prev_eq);
+		changed |= rc != 0;
+		ambiguous |= rc < 0;
+		g_string_append_len(out, lw, (gssize)(p - lw));
+		if (t.enc == 'B') {
+			/* right after a B word with '=' (another charset,
+			 * which GMime may still think the same): mend this
+			 * side too */
+			r.fix = prev_eq == 1;
+			g_array_append_val(r.words, t);
+		} else {
+			g_string_append_len(out, t.start,
+					    (gssize)(t.end - t.start));
+			prev_eq = t.enc ? 0 : -1;
+		}
+		p = t.end;
+	}
+	rc = ew_flush(&r, out, &prev_eq);
+	changed |= rc != 0;
+	ambiguous |= rc < 0;
+	g_string_append_len(out, lw, (gssize)(p - lw));
+	g_array_free(r.words, TRUE);
+	g_array_free(r.gaps, TRUE);
+	g_byte_array_free(r.bytes, TRUE);
+	if (ambiguous_r != NULL)
+		*ambiguous_r = ambiguous;
+	if (!changed) {
+		g_string_free(out, TRUE);
+		return NULL;
+	}
+	return g_string_free(out, FALSE);
+}
+
 /* ---- parts ---- */
 
 static void msg_hex(const unsigned char *md, unsigned len, char *out)
@@ -464,11 +742,92 @@ static void parse_body(struct msg *m, GMimeObject *obj, const char *prefix,
 		parse_entity(m, obj, "1", depth, parent, level);
 }
 
+/* The header GMime takes a part's Content-Type or Content-Disposition
+ * from: the last one of that name. */
+static GMimeHeader *parse_last_header(GMimeObject *obj, const char *name)
+{
+	GMimeHeaderList *list = g_mime_object_get_header_list(obj);
+	int i;
+
+	if (list == NULL)
+		return NULL;
+	for (i = g_mime_header_list_get_count(list) - 1; i >= 0; i--) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+
+		if (h != NULL &&
+		    g_ascii_strcasecmp(g_mime_header_get_name(h), name) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+/* Parameter `param` of the Content-Disposition (disposition != 0) or the
+ * Content-Type of `obj`: GMime's value, unless the raw header has
+ * adjacent encoded-words it would mis-decode; then the header as mended
+ * by ew_rewrite(), parsed again by GMime with the same options (RFC 2231
+ * and all). Arena string, or NULL when there is none. */
+static const char *parse_param(struct msg *m, GMimeObject *obj,
+			       const char *path, int disposition,
+			       const char *param)
+{
+	GMimeParserOptions *opts = msg_priv(m)->opts;
+	const char *v, *raw, *w = NULL;
+	GMimeHeader *h;
+	char *fixed;
+	int ambiguous = 0;
+
+	v = disposition
+		? g_mime_object_get_content_disposition_parameter(obj, param)
+		: g_mime_object_get_content_type_parameter(obj, param);
+	if (v == NULL)
+		return NULL;
+	h = parse_last_header(obj, disposition ? "Content-Disposition"
+					       : "Content-Type");
+	raw = h != NULL ? g_mime_header_get_raw_value(h) : NULL;
+	if (raw == NULL || !ew_adjacent(raw) ||
+	    (fixed = ew_rewrite(raw, 1, &ambiguous)) == NULL)
+		return msg_arena_strdup(m, v);
+	if (disposition) {
+		GMimeContentDisposition *d =
+		    g_mime_content_disposition_parse(opts, fixed);
+
+		if (d != NULL) {
+			w = g_mime_content_disposition_get_parameter(d, param);
+			w = w ? msg_arena_strdup(m, w) : NULL;
+			g_object_unref(d);
+		}
+	} else {
+		GMimeContentType *ct = g_mime_content_type_parse(opts, fixed);
+
+		if (ct != NULL) {
+			w = g_mime_content_type_get_parameter(ct, param);
+			w = w ? msg_arena_strdup(m, w) : NULL;
+			g_object_unref(ct);
+		}
+	}
+	g_free(fixed);
+	/* attacker-shaped: a merge that could not be mended, or a mended
+	 * header that no longer parses */
+	if (ambiguous || w == NULL)
+		msg_note_malformed(m, "ambiguous encoded-words in the %s of part %s",
+				   param, path);
+	return w ? w : msg_arena_strdup(m, v);
+}
+
+/* A part's name: the disposition's filename, else the type's name. */
+static const char *parse_name(struct msg *m, GMimeObject *obj,
+			      const char *path)
+{
+	const char *name = parse_param(m, obj, path, 1, "filename");
+
+	return name ? name : parse_param(m, obj, path, 0, "name");
+}
+
 static void parse_leaf(struct msg *m, GMimePart *part, const char *path,
 		       unsigned depth, int parent)
 {
 	const char *ctype = parse_content_type(m, GMIME_OBJECT(part));
-	const char *name = msg_arena_strdup(m, g_mime_part_get_filename(part));
+	const char *name = parse_name(m, GMIME_OBJECT(part), path);
 	const unsigned char *data;
 	size_t len;
 	int idx;
@@ -493,10 +852,7 @@ static void parse_message_part(struct msg *m, GMimeMessagePart *mp,
 	size_t len = 0;
 	int idx;
 
-	name = g_mime_object_get_content_disposition_parameter(obj, "filename");
-	if (name == NULL)
-		name = g_mime_object_get_content_type_parameter(obj, "name");
-	name = msg_arena_strdup(m, name);
+	name = parse_name(m, obj, path);
 	if (inner != NULL)
 		data = parse_collect(0, GMIME_OBJECT(inner), NULL, &len);
 	if (p->embedded + len > (uint64_t)m->raw_size * MSG_EMBED_FACTOR) {
@@ -730,6 +1086,34 @@ void msg_envelope_from_headers(struct msg *m)
 
 /* ---- headers ---- */
 
+/* The first `name` header of `obj`, unfolded and RFC 2047 decoded as GMime
+ * decodes it; when the raw value has adjacent encoded-words GMime would
+ * mis-decode, mended by ew_rewrite() first. Arena string or NULL. */
+static const char *parse_header_text(struct msg *m, GMimeObject *obj,
+				     const char *name)
+{
+	const char *v = g_mime_object_get_header(obj, name), *raw;
+	GMimeHeader *h;
+	char *fixed, *unfolded, *decoded;
+
+	if (v == NULL)
+		return NULL;
+	h = g_mime_header_list_get_header(g_mime_object_get_header_list(obj),
+					  name);
+	raw = h != NULL ? g_mime_header_get_raw_value(h) : NULL;
+	if (raw == NULL || !ew_adjacent(raw) ||
+	    (fixed = ew_rewrite(raw, 0, NULL)) == NULL)
+		return msg_arena_strdup(m, v);
+	unfolded = g_mime_utils_header_unfold(fixed);
+	decoded =
+	    g_mime_utils_header_decode_text(msg_priv(m)->opts, unfolded);
+	v = msg_arena_strdup(m, decoded);
+	g_free(decoded);
+	g_free(unfolded);
+	g_free(fixed);
+	return v;
+}
+
 const char *msg_header(struct msg *m, const char *name)
 {
 	struct msg_priv *p = msg_priv(m);
@@ -742,14 +1126,12 @@ const char *msg_header(struct msg *m, const char *name)
 		if (g_ascii_strcasecmp(p->hdrs[i].name, name) == 0)
 			return p->hdrs[i].value;
 	if (m->mime != NULL) {
-		/* GMime hands back the unfolded, RFC 2047 decoded value (the
-		 * Content-* ones live on the top-level part); the copy
-		 * outlives later edits of the tree. */
-		v = g_mime_object_get_header(GMIME_OBJECT(m->mime), name);
+		/* the unfolded, RFC 2047 decoded value (the Content-* ones
+		 * live on the top-level part); the copy outlives later edits
+		 * of the tree */
+		v = parse_header_text(m, GMIME_OBJECT(m->mime), name);
 		if (v == NULL && m->mime->mime_part != NULL)
-			v = g_mime_object_get_header(m->mime->mime_part, name);
-		if (v != NULL)
-			v = msg_arena_strdup(m, v);
+			v = parse_header_text(m, m->mime->mime_part, name);
 	}
 	if (p->n_hdrs == p->cap_hdrs) {
 		p->cap_hdrs = p->cap_hdrs ? p->cap_hdrs * 2 : 4;

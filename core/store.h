@@ -76,7 +76,8 @@ struct store_ops {
 	/* small persistent settings (e.g. the VA client UUID) */
 	int (*kv_put)(struct store *s, const char *key, const char *value);
 	char *(*kv_get)(struct store *s, const char *key);
-	/* delete events, tracking and queue rows older than `days` */
+	/* delete events and tracking rows older than `days` (0 = keep all);
+	 * queue rows stay until queue_remove: each is a message vigil holds */
 	int (*retention)(struct store *s, int days, time_t now);
 };
 

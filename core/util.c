@@ -3,7 +3,6 @@
  * Out-of-memory aborts: a gateway that cannot allocate a few bytes cannot
  * make a safe decision, and the spool keeps the message for a restart.
  */
-#define _GNU_SOURCE /* vasprintf, FNM_CASEFOLD */
 #include "util.h"
 
 #include <fnmatch.h>

@@ -19,6 +19,12 @@ static const struct command {
 } commands[] = {
 	{"scan", cmd_scan, "scan [--json] [--sender ADDR] [--rcpt ADDR]... FILE...|-"},
 	{"check-config", cmd_check_config, "check-config"},
+	{"queue", cmd_queue_main, "queue list [--area AREA] [filters] [--format table|json|csv]"},
+	{"quarantine", cmd_quarantine_main, "quarantine show|release|reprocess|delete ID"},
+	{"log", cmd_log_main, "log policy|tracking [filters] [--format table|json|csv]"},
+	{"deliver", cmd_deliver, "deliver ID"},
+	{"status", cmd_status, "status"},
+	{"reload", cmd_reload, "reload"},
 };
 
 static void usage(FILE *out)

@@ -39,7 +39,8 @@ send() { # file sender rcpt...
 import smtplib, sys
 port, path, sender, rcpts = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
 with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
-    s.sendmail(sender, rcpts, open(path, "rb").read())
+    data = open(path, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    s.sendmail(sender, rcpts, data)  # bytes go as they are: CRLF them
 PY
 }
 ex="$top_srcdir/examples"

@@ -2,7 +2,6 @@
  * testutil.c - see testutil.h. Test helpers abort on setup failure: a test
  * whose fixtures cannot be made must not pass.
  */
-#define _GNU_SOURCE
 #include "testutil.h"
 
 #include <dirent.h>

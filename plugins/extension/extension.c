@@ -9,7 +9,6 @@
  * "invoice.pdf.exe" matches "*.exe" (the double-extension trick). It looks
  * only at names: what a file really is is the truetype plugin's business.
  */
-#define _GNU_SOURCE /* FNM_CASEFOLD */
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>

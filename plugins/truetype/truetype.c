@@ -2,16 +2,15 @@
  * truetype.c - the truetype plugin: what a part really is.
  *
  * PURPOSE: a typer that names a part's true file type and category from its
- * bytes (magic numbers, PE/OLE2/ZIP/RAR structure, text heuristics), and the
- * condition `type = "truetype"` that matches a message when any part at any
- * depth has one of the listed types or categories.
+ * bytes alone (magic numbers first; then PE, OLE2, ZIP, RAR and 7z
+ * structure; text heuristics last), and the condition `type = "truetype"`
+ * that matches a message when any part at any depth has one of the listed
+ * types or categories.
  *
  * NEVER: looks at a file name or a declared MIME type; reads a byte past
- * `size` (every length and offset in the data is hostile); returns a string
- * that is not static; takes more than the magic-byte checks on data that is
- * neither ZIP nor text.
+ * `size` or trusts a length or offset found in the data; loops without a
+ * fixed bound; hands the core a string that is not static.
  */
-#define _GNU_SOURCE /* memmem */
 #include <vigil/plugin.h>
 
 #include <stdint.h>
@@ -1320,8 +1319,9 @@ static const enum tt_id lang_type[LANG_SCRIPTS] = {TT_BAT, TT_VBS, TT_JS,
 
 /* Distinctive tokens, lowercase; "\n" means at the start of a line. A
  * language needs 4 points and the one with the most wins (ties in enum
- * order). Words that prose may hold ("Set", "Dim", "var" at the start of a
- * line) weigh 1, so plain text does not add up to a script. */
+ * order). What prose may hold ("Set", "Dim", "var" at the start of a line,
+ * the name of a harmless cmdlet) weighs 1, so plain text does not add up
+ * to a script. */
 static const struct tt_token {
 	const char *s;
 	enum tt_lang lang;
@@ -1350,6 +1350,8 @@ static const struct tt_token {
     {"executeglobal", LANG_VBS, 4},
     {"wscript.", LANG_VBS, 2},
     {"msgbox", LANG_VBS, 2},
+    {"execute(", LANG_VBS, 2},
+    {"&chr(", LANG_VBS, 2},
     {"\ndim ", LANG_VBS, 1},
     {"\nset ", LANG_VBS, 1},
     {"\nsub ", LANG_VBS, 1},
@@ -1360,12 +1362,16 @@ static const struct tt_token {
     {".charcodeat(", LANG_JS, 4},
     {"console.log(", LANG_JS, 4},
     {"window.location", LANG_JS, 4},
-    {"wscript.createobject(", LANG_JS, 2}, /* offsets VBScript's 4 */
+    {"wscript.createobject(", LANG_JS, 3}, /* both say it: syntax decides */
     {"wscript.", LANG_JS, 2},
-    {";\n", LANG_JS, 2}, /* VBScript has no semicolons */
+    {";\n", LANG_JS, 1}, /* VBScript has no semicolons */
     {"function(", LANG_JS, 2},
     {"eval(", LANG_JS, 2},
     {"unescape(", LANG_JS, 2},
+    {"=function(", LANG_JS, 2},
+    {"})(", LANG_JS, 2},
+    {"parseint(", LANG_JS, 2},
+    {".push(", LANG_JS, 2},
     {"\nvar ", LANG_JS, 1},
     {"\nlet ", LANG_JS, 1},
     {"\nconst ", LANG_JS, 1},
@@ -1377,14 +1383,30 @@ static const struct tt_token {
     {"-encodedcommand", LANG_PS1, 4},
     {"new-object ", LANG_PS1, 4},
     {"$env:", LANG_PS1, 4},
-    {"write-host", LANG_PS1, 4},
-    {"start-process", LANG_PS1, 4},
-    {"get-childitem", LANG_PS1, 4},
-    {"set-itemproperty", LANG_PS1, 4},
     {"]::", LANG_PS1, 2},
+    {"$_", LANG_PS1, 2},
+    {"$null", LANG_PS1, 2},
+    {"where-object", LANG_PS1, 2},
+    {"foreach-object", LANG_PS1, 2},
     {"\nparam(", LANG_PS1, 2},
     {"downloadstring(", LANG_PS1, 2},
     {"frombase64string(", LANG_PS1, 2},
+    {"-windowstyle hidden", LANG_PS1, 4},
+    {"-w hidden", LANG_PS1, 4},
+    {"-bxor", LANG_PS1, 4},
+    {"|iex", LANG_PS1, 4},
+    {"| iex", LANG_PS1, 4},
+    {"-nop ", LANG_PS1, 2},
+    {"[char]", LANG_PS1, 2},
+    {"-join", LANG_PS1, 2},
+    {"write-host", LANG_PS1, 1},
+    {"start-process", LANG_PS1, 1},
+    {"get-childitem", LANG_PS1, 1},
+    {"set-itemproperty", LANG_PS1, 1},
+    {" -eq ", LANG_PS1, 1},
+    {" -ne ", LANG_PS1, 1},
+    {"$true", LANG_PS1, 1},
+    {"$false", LANG_PS1, 1},
 
     {"<hta:application", LANG_HTA, 1},
     {"<!doctype html", LANG_HTML, 1},

@@ -4,8 +4,8 @@
  * PURPOSE: tables of inputs and the answers they must get: Debian's
  * clamav-testfiles, the checked-in fixtures (tests/fixtures, remade by
  * make-fixtures.sh), byte buffers built here for the types those lack,
- * hostile inputs (every prefix and seeded mutations, each in a buffer of
- * exactly its size so ASan sees any over-read), the `truetype` condition,
+ * hostile inputs (prefixes and seeded mutations of all of those, each in a
+ * buffer of exactly its size so ASan sees any over-read), the condition,
  * and a cross-check against libmagic that reports disagreements.
  *
  * NEVER: skips silently when clamav-testfiles or file(1) is missing; fails
@@ -281,10 +281,11 @@ static size_t b_xls_encrypted(unsigned char *b)
 {
 	/* BOF (0x0809, 16 bytes) then FILEPASS (0x002F) */
 	static const char *const names[] = {"Workbook", NULL};
-	static const unsigned char head[] = {
-	    0x09, 0x08, 0x10, 0x00, 0, 6, 5, 0, 0,    0,    0,	  0,
-	    0,	  0,	0,    0,    0, 0, 0, 0, 0x2f, 0x00, 0x06, 0x00};
-	return ole2_image(b, names, NULL, head, sizeof head);
+	static const char head[] = "\x09\x08\x10\x00" /* BOF, 16 bytes */
+				   "\x00\x06\x05\x00\x00\x00\x00\x00"
+				   "\x00\x00\x00\x00\x00\x00\x00\x00"
+				   "\x2f\x00\x06\x00"; /* FILEPASS */
+	return ole2_image(b, names, NULL, head, sizeof head - 1);
 }
 
 static size_t b_ppt(unsigned char *b)
@@ -753,6 +754,24 @@ static const struct buf_case buf_cases[] = {
 	 "String('https://example.invalid/')\n"),
      NULL, "ps1", "script", 0},
     {"ps1, UTF-16LE", NULL, 0, b_ps1_utf16, "ps1", "script", 0},
+    {"js, minified and obfuscated",
+     LIT("var _0x4f2a=['\\x57\\x53'];(function(_0x1,_0x2){var _0x3=function("
+	 "_0x4){while(--_0x4){_0x1['push'](_0x1['shift']());}};_0x3(++_0x2);"
+	 "}(_0x4f2a,0x1b3));"),
+     NULL, "js", "script", 0},
+    {"vbs, obfuscated", LIT("Execute(Chr(77)&Chr(115)&Chr(103)&Chr(66))\r\n"),
+     NULL, "vbs", "script", 0},
+    {"ps1, hidden encoded launcher",
+     LIT("powershell -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoA\r\n"),
+     NULL, "ps1", "script", 0},
+    {"ps1, xor loop",
+     LIT("$k = 0x42\n$b = [byte[]]($d | % { $_ -bxor $k })\n"
+	 "[char[]]$b -join ''\n"),
+     NULL, "ps1", "script", 0},
+    {"ps1, admin pipeline",
+     LIT("Get-ChildItem C:\\Logs | Where-Object { $_.Length -gt 1MB } |\n"
+	 "  ForEach-Object { Write-Host $_.Name }\n"),
+     NULL, "ps1", "script", 0},
     {"bat", LIT("@echo off\r\nset x=1\r\necho %x%\r\n"), NULL, "bat", "script",
      0},
     {"bat running powershell",
@@ -843,6 +862,18 @@ static const struct buf_case buf_cases[] = {
      NULL, "text", "other", 0},
     {"text with a script word past the sample", NULL, 0, b_long_text, "text",
      "other", 0},
+    {"prose about commands",
+     LIT("To list files, open a prompt and type cmd /c dir, or in PowerShell "
+	 "use Get-ChildItem and Write-Host.\n"),
+     NULL, "text", "other", 0},
+    {"java source",
+     LIT("public class A {\n  void f(Deque<Integer> q) {\n"
+	 "    q.push(1);\n    System.out.println(q);\n  }\n}\n"),
+     NULL, "text", "other", 0},
+    {"c source",
+     LIT("#include <stdio.h>\nconst int x = 3;\nint main(void)\n"
+	 "{\n\tprintf(\"%d\\n\", x);\n\treturn 0;\n}\n"),
+     NULL, "text", "other", 0},
     {"css", LIT("body {\n  color: red;\n  margin: 0;\n}\n"), NULL, "text",
      "other", 0},
     {"text with a NUL", NULL, 0, b_text_nul, "unknown", "other", 0},
@@ -1251,8 +1282,9 @@ START_TEST(test_ole2_difat)
 }
 END_TEST
 
-/* The typer on every prefix of every input, and on seeded mutations, each
- * in a buffer of exactly its size: nothing may crash or over-read. */
+/* The typer on prefixes of every input (each length up to 700 bytes, then
+ * every 97th up to 4 KiB) and on seeded mutations, each in a buffer of
+ * exactly its size: nothing may crash or over-read. */
 static void hostile_one(mock_host *m, const unsigned char *d, size_t n,
 			uint32_t *seed)
 {
@@ -1364,19 +1396,27 @@ static const struct compile_error_case {
 	const char *condition;
 	const char *want; /* in the error */
 } compile_error_cases[] = {
-    {"type = \"truetype\";", "categories"},
-    {"type = \"truetype\"; categories = []; types = [];", "types"},
-    {"type = \"truetype\"; categories = [\"executables\"];", "executables"},
+    {"type = \"truetype\";", "needs a non-empty 'categories' or 'types'"},
+    {"type = \"truetype\"; categories = []; types = [];",
+     "needs a non-empty 'categories' or 'types'"},
+    {"type = \"truetype\"; categories = [\"executables\"];",
+     "unknown category 'executables' in 'categories'"},
     {"type = \"truetype\"; categories = [\"executable\", \"virus\"];",
-     "categories"},
-    {"type = \"truetype\"; types = [\"exe\", \"docz\"];", "docz"},
-    {"type = \"truetype\"; types = [\"EXE\"];", "types"},
-    {"type = \"truetype\"; types = \"exe\";", "types"},
-    {"type = \"truetype\"; types = [1, 2];", "types"},
-    {"type = \"truetype\"; categories = (\"executable\", 3);", "categories"},
-    {"type = \"truetype\"; categories = { a = 1; };", "categories"},
-    {"type = \"truetype\"; types = [\"exe\"]; level = 3;", "level"},
-    {"type = \"truetype\"; type_list = [\"exe\"];", "type_list"},
+     "unknown category 'virus' in 'categories'"},
+    {"type = \"truetype\"; types = [\"exe\", \"docz\"];",
+     "unknown type 'docz' in 'types'"},
+    {"type = \"truetype\"; types = [\"EXE\"];",
+     "unknown type 'EXE' in 'types'"},
+    {"type = \"truetype\"; types = \"exe\";",
+     "'types' must be an array of strings"},
+    {"type = \"truetype\"; types = [1, 2];",
+     "'types' must be an array of strings"},
+    {"type = \"truetype\"; categories = (\"executable\", 3);",
+     "'categories' must be an array of strings"},
+    {"type = \"truetype\"; categories = { a = 1; };",
+     "'categories' must be an array of strings"},
+    {"type = \"truetype\"; types = [\"exe\"]; level = 3;", "'level'"},
+    {"type = \"truetype\"; type_list = [\"exe\"];", "'type_list'"},
 };
 
 START_TEST(test_condition_compile_errors)
@@ -1431,11 +1471,17 @@ static const struct match_case {
     {"category, at depth 1",
      "categories = [\"executable\"];",
      {{"1", "prose", 0},
-      {"2/a.zip", "@sample.jar", 0},
+      {"2/a.zip", "@encrypted.zip", 0},
       {"2/a.zip/b.exe", "pe32 exe", 1}},
      VIGIL_MATCH,
-     "2/a.zip",
-     "2/a.zip: jar (executable)"},
+     "2/a.zip/b.exe",
+     "2/a.zip/b.exe: exe (executable)"},
+    {"a jar is executable",
+     "categories = [\"executable\"];",
+     {{"1", "prose", 0}, {"2/app.jar", "@sample.jar", 0}},
+     VIGIL_MATCH,
+     "2/app.jar",
+     "2/app.jar: jar (executable)"},
     {"category, nested deeper",
      "categories = [\"script\"];",
      {{"1", "prose", 0}, {"2/x.zip/y.rar/run.js", "js, ActiveX", 2}},
