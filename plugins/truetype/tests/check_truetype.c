@@ -12,7 +12,6 @@
  * because libmagic disagrees (it is a cross-check, not the truth); needs
  * the network or any malware (everything here is harmless).
  */
-#define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
 #include <stdint.h>
