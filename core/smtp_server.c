@@ -469,6 +469,8 @@ static int data_append(unsigned char **buf, size_t *len, size_t *cap,
 		*len = *cap = 0;
 		return -1;
 	}
+	if (n == 0)
+		return 0;
 	if (*len + n > *cap) {
 		size_t want = *cap ? *cap : 65536;
 		while (want < *len + n && want <= SIZE_MAX / 2)

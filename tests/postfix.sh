@@ -69,11 +69,11 @@ VAR=$work/var     # vigild's spool, store and log
 vigild_wrap="" vigild_pid="" pf_started=0
 
 cleanup() {
-	local rc=$? k
+	local rc=$?
 	trap - EXIT INT TERM
 	if [ -n "$vigild_pid" ] && kill -0 "$vigild_pid" 2>/dev/null; then
 		kill -TERM "$vigild_pid" 2>/dev/null
-		for k in $(seq 50); do kill -0 "$vigild_pid" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq 50); do kill -0 "$vigild_pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$vigild_pid" 2>/dev/null
 	fi
 	[ -n "$vigild_wrap" ] && kill -KILL "$vigild_wrap" 2>/dev/null
@@ -82,7 +82,7 @@ cleanup() {
 		local master
 		master=$(sed -n '1s/ //gp' "$Q/pid/master.pid" 2>/dev/null)
 		if [ -n "$master" ] && kill -0 "$master" 2>/dev/null; then
-			for k in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
+			for _ in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
 			kill -0 "$master" 2>/dev/null && { say "postfix master $master still up: abort"; timeout 10 postfix -c "$PF" abort >/dev/null 2>&1; }
 		fi
 	fi
