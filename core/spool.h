@@ -8,9 +8,9 @@
  *   DIR/queue/ID.env its state: envelope, stage, policy state, attempts
  *   DIR/quarantine/AREA/ID.eml  quarantined originals
  *
- * A message exists once its .env is renamed into queue/ and the directory
- * is fsync'd: spool_add() returns only then, and only then may the SMTP
- * server answer 250. Removal deletes the .env first, so a crash can leave
+ * A message exists once its .env is renamed into queue/ and a group commit
+ * (one syncfs() for every writer waiting) has made it durable: spool_add()
+ * returns only then, and only then may the SMTP server answer 250. Removal deletes the .env first, so a crash can leave
  * an orphan .msg (cleaned at start) but never a state without its message.
  */
 #ifndef VIGIL_SPOOL_H

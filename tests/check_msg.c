@@ -306,6 +306,31 @@ static const struct msg_case cases[] = {
 	 0, {{0}}},
 	{"headers.eml", NULL, 0, NULL, NULL, 1,
 	 {{"1", "", "text/plain", "text", 5, 0, -1, 0, NULL, NULL}}},
+
+	/* adjacent encoded-words in names (GMime issue #133: a padded B
+	 * word swallows the words after it) */
+	{"encnames.eml", NULL, 0, NULL, NULL, 9,
+	 {{"1", "invoice.exe", "application/octet-stream", "exe", 64, 0, -1, 0,
+	   SHA1_EXE, NULL},
+	  {"2", "invoice.exe", "application/octet-stream", "exe", 64, 0, -1, 0,
+	   SHA1_EXE, NULL},
+	  {"3", "\xc3\xa9\xc3\xa9.exe", "application/octet-stream", "exe", 64,
+	   0, -1, 0, NULL, NULL},
+	  {"4", "invoice.exe", "application/octet-stream", "exe", 64, 0, -1, 0,
+	   NULL, NULL},
+	  {"5", "invoice.exe", "application/octet-stream", "exe", 64, 0, -1, 0,
+	   NULL, NULL},
+	  {"6", "invoice =?UTF-8?X?LmV4ZQ==?=", "application/octet-stream",
+	   "exe", 64, 0, -1, 0, NULL, NULL},
+	  {"7", "\xe8\xab\x8b\xe6\xb1\x82\xe6\x9b\xb8.exe",
+	   "application/octet-stream", "exe", 64, 0, -1, 0, NULL, NULL},
+	  {"8", "fwd.eml.exe", "message/rfc822", "text", -1, 0, -1, CON, NULL,
+	   NULL},
+	  {"8.1", "", "text/plain", "text", 11, 1, 7, 0, NULL, NULL}}},
+	{"encnames_ambiguous.eml", NULL, MSG_MALFORMED,
+	 "ambiguous encoded-words in the filename of part 1", NULL, 1,
+	 {{"1", "invoice", "application/octet-stream", "exe", 64, 0, -1, 0,
+	   SHA1_EXE, NULL}}},
 };
 /* clang-format on */
 
@@ -542,6 +567,76 @@ START_TEST(test_header)
 }
 END_TEST
 
+/* clang-format off */
+static const struct {
+	const char *name;
+	const char *value;
+} enc_header_cases[] = {
+	/* a padded B word, then another: the whole text */
+	{"Subject", "Rechnung f\xc3\xbcr J\xc3\xbcrgen"},
+	{"X-Mixed", "\xc3\xa9" "cole"},
+	{"X-Mixed-Latin", "\xc3\xa9\xc3\xa9.exe"},
+	{"X-QB", "invoice.exe"},
+	{"X-BQ", "invoice.exe"},
+	{"X-Unpadded", "invoice.exe"},
+	{"X-Split", "invoice.exe"}, /* base64 split mid-quartet still joins */
+	{"X-Three", "invoice.exe.zip"},
+	{"X-Char-Split", "\xc3\xa9"}, /* one character over two words */
+	{"X-Unterminated", "invoice =?UTF-8?B?LmV4ZQ=="},
+	{"X-Bad-Charset", "=??B?aW52b2ljZQ==?= =??B?LmV4ZQ==?="},
+	{"X-Text", "a invoice b .exe c"},
+};
+/* clang-format on */
+
+START_TEST(test_enc_header)
+{
+	struct msg *m = load("headers_enc.eml", NULL);
+	const char *v = msg_header(m, enc_header_cases[_i].name);
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, enc_header_cases[_i].value);
+	ck_assert_uint_eq(m->exceptions, 0);
+	msg_free(m);
+}
+END_TEST
+
+/* Thousands of adjacent padded words (about 100 KB a header) in the
+ * Subject and in a name: all decoded, in linear time. */
+START_TEST(test_enc_many_words)
+{
+	static const char word[] = "=?UTF-8?B?aW52b2ljZQ==?=";
+	enum { N = 4000 };
+	GString *g = g_string_new("From: a@example.org\nSubject:");
+	struct msg *m;
+	const vigil_part *p;
+	const char *v;
+	size_t n, i;
+
+	for (i = 0; i < N; i++)
+		g_string_append_printf(g, "%s%s", i ? "\n " : " ", word);
+	g_string_append(g, "\nMIME-Version: 1.0\n"
+			   "Content-Type: application/octet-stream\n"
+			   "Content-Disposition: attachment; filename=\"");
+	for (i = 0; i < N; i++)
+		g_string_append_printf(g, "%s ", word);
+	g_string_append(g, "=?UTF-8?B?LmV4ZQ==?=\"\n\nMZ\n");
+	n = g->len;
+	m = msg_new((unsigned char *)g_string_free(g, FALSE), n, NULL,
+		    test_typer, NULL);
+	v = msg_header(m, "Subject");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(strlen(v), 7 * N);
+	for (i = 0; i < N; i++)
+		ck_assert(memcmp(v + 7 * i, "invoice", 7) == 0);
+	p = msg_parts(m, &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(strlen(p[0].name), 7 * N + 4);
+	ck_assert_str_eq(p[0].name + 7 * N - 7, "invoice.exe");
+	ck_assert_uint_eq(m->exceptions, 0);
+	msg_free(m);
+}
+END_TEST
+
 /* A 6004-byte attachment name stays whole on its part but is cut in its
  * members' paths; a member's own name keeps its last 1024 bytes. Paths
  * stay valid UTF-8 and end in "/" + name. */
@@ -612,6 +707,10 @@ static Suite *msg_suite(void)
 	tcase_add_test(tc, test_set_envelope);
 	tcase_add_loop_test(tc, test_header, 0,
 			    sizeof header_cases / sizeof header_cases[0]);
+	tcase_add_loop_test(tc, test_enc_header, 0,
+			    sizeof enc_header_cases /
+				sizeof enc_header_cases[0]);
+	tcase_add_test(tc, test_enc_many_words);
 	suite_add_tcase(s, tc);
 	return s;
 }

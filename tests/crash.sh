@@ -30,6 +30,8 @@ KILL_AT=${CRASH_KILL_AT:-$((N * 2 / 5))} # SIGKILL after this many 250s
 LIFETIME=170                               # s, per vigild run (timeout(1))
 
 say() { echo "crash.sh: $*"; }
+# mark WHAT: a line in vigild's log, so the log reads with the test's steps
+mark() { echo "--- crash.sh $(date +%T.%3N): $*" >>"$LOG"; }
 die() { say "FATAL: $*"; exit 1; }
 FAILED=0
 ok() { echo "ok: $*"; }
@@ -95,7 +97,7 @@ MAILDIR=$VAR/delivered
 SPOOLQ=$VAR/spool/queue
 
 start_vigild() {
-	echo "--- vigild started $(date +%T.%N)" >>"$LOG"
+	mark "starting vigild"
 	timeout -k 5 "$LIFETIME" "$VIGILD" -f --config "$conf" </dev/null 2>>"$LOG" &
 	vigild_wrap=$!
 	wait_for 10 "vigild to start" eval 'vigild_pid=$(pgrep -P "$vigild_wrap"); [ -n "$vigild_pid" ]' ||
@@ -190,6 +192,7 @@ accepted_count() { [ -f "$work/accepted" ] && wc -l <"$work/accepted" || echo 0;
 if wait_for 60 "$KILL_AT messages accepted" eval '[ "$(accepted_count)" -ge "$KILL_AT" ] || ! kill -0 "$sender_pid" 2>/dev/null'; then
 	before=$(accepted_count)
 	if kill -0 "$sender_pid" 2>/dev/null; then
+		mark "SIGKILL $vigild_pid"
 		kill -KILL "$vigild_pid"
 		say "SIGKILL vigild (pid $vigild_pid) after $before messages accepted, senders still running"
 	else
@@ -309,6 +312,7 @@ say "running generation $g0"
 # 2a. SIGHUP, syntax error in a drop-in
 printf '# broken on purpose by tests/crash.sh\nrules = (\n  { name = "broken"; order = ; }\n);\n' >"$confd/60-broken.conf"
 chmod 644 "$confd/60-broken.conf"
+mark "SIGHUP $vigild_pid, 60-broken.conf has a syntax error"
 lines0=$(wc -l <"$LOG")
 kill -HUP "$vigild_pid"
 if wait_for 15 "the reload refusal in vigild's log" eval 'tail -n +"$((lines0 + 1))" "$LOG" | grep -q "60-broken.conf:[0-9]"'; then
@@ -323,6 +327,7 @@ if [ "$g1" = "$g0" ]; then ok "still generation $g1"; else bad "generation $g0 -
 still_working "after SIGHUP with a broken config"
 
 # 2b. vigil reload, syntax error: the CLI cannot read the config itself
+mark "vigil reload, 60-broken.conf has a syntax error"
 rc=0
 out=$(timeout 30 "$VIGIL" --config "$conf" reload 2>&1) || rc=$?
 if [ "$rc" != 0 ] && grep -q "60-broken.conf:[0-9]" <<<"$out"; then
@@ -342,6 +347,7 @@ rules = (
     actions = { intercept = "delete"; }; }
 );
 CONF
+mark "vigil reload, 60-broken.conf has an unknown condition type"
 rc=0
 out=$(timeout 30 "$VIGIL" --config "$conf" reload 2>&1) || rc=$?
 if [ "$rc" != 0 ] && grep -q "60-broken.conf:[0-9]" <<<"$out"; then
@@ -357,6 +363,7 @@ still_working "after a refused vigil reload"
 
 # 2d. fixed: a new generation
 rm -f "$confd/60-broken.conf"
+mark "vigil reload, 60-broken.conf removed"
 rc=0
 out=$(timeout 30 "$VIGIL" --config "$conf" reload 2>&1) || rc=$?
 g3=$(gen)
