@@ -20,16 +20,16 @@
 #include "report.h"
 #include "store.h"
 
+/* The settings these commands need (store, control socket) come from the
+ * main file. A mistake elsewhere (a broken drop-in the daemon refused on
+ * reload) is a warning here: the administrator still needs the queues. */
 static struct vigil_config *load_config(const struct cmd_globals *g)
 {
 	struct errlist errors = {0};
 	struct vigil_config *cfg = config_load(g->config_path, &errors);
 	for (size_t i = 0; i < errors.lines.n; i++)
-		fprintf(stderr, "%s\n", errors.lines.v[i]);
-	if (cfg != NULL && errlist_count(&errors) > 0) {
-		config_free(cfg);
-		cfg = NULL;
-	}
+		fprintf(stderr, "%s%s\n", cfg ? "vigil: warning: " : "",
+			errors.lines.v[i]);
 	errlist_free(&errors);
 	return cfg;
 }

@@ -150,7 +150,7 @@ static char *deliver_now(struct daemon *d, const char *id)
 		return xasprintf("error no queued message %s", id);
 	}
 	json_object_set_new(st, "due", json_integer(0));
-	int rc = spool_set_state(d->spool, id, st, &err);
+	int rc = spool_update_state(d->spool, id, st, &err);
 	json_decref(st);
 	if (rc != 0) {
 		char *a = xasprintf("error %s", err);

@@ -142,8 +142,23 @@ void daemon_deliver(struct daemon *d, const char *id, void **cache)
 	unsigned char *data = NULL;
 	size_t size = 0;
 	const char *kind = json_is_true(json_object_get(state, "out")) ? "out" : "msg";
-	if (spool_read(d->spool, id, kind, &data, &size, &err) != 0) {
-		daemon_log(d, LOG_ERR, "%s: %s", id, err);
+	int rc = spool_read(d->spool, id, kind, &data, &size, &err);
+	json_t *want = json_object_get(state, "out_size");
+	if (rc == 0 && want && (size_t)json_integer_value(want) != size) {
+		rc = -1;
+		err = xasprintf("modified copy is incomplete (%zu bytes)", size);
+		free(data);
+	}
+	if (rc != 0) {
+		/* the modified copy did not survive a crash: scan again */
+		daemon_log(d, LOG_WARNING, "%s: %s: scanning again", id, err);
+		free(err);
+		json_object_set_new(state, "stage", json_string("incoming"));
+		json_object_del(state, "out");
+		json_object_del(state, "out_size");
+		err = NULL;
+		if (spool_update_state(d->spool, id, state, &err) == 0)
+			workq_push(&d->scanq, id);
 		free(err);
 		json_decref(state);
 		return;
@@ -244,7 +259,7 @@ void daemon_deliver(struct daemon *d, const char *id, void **cache)
 		json_object_set_new(state, "attempts", json_integer(attempts));
 		json_object_set_new(state, "due", json_integer(now + delay));
 		json_object_set_new(state, "last_error", json_string(last ? last : ""));
-		if (spool_set_state(d->spool, id, state, &err) != 0) {
+		if (spool_update_state(d->spool, id, state, &err) != 0) {
 			daemon_log(d, LOG_ERR, "%s: %s", id, err);
 			free(err);
 		}

@@ -306,6 +306,8 @@ static void carry_out(struct ctx *c)
 		if (out != NULL &&
 		    spool_write_out(d->spool, c->id, out, size, &err) == 0) {
 			json_object_set_new(c->state, "out", json_true());
+			json_object_set_new(c->state, "out_size",
+					    json_integer((json_int_t)size));
 		} else {
 			daemon_log(d, LOG_WARNING, "%s: not modified (%s): "
 						   "delivering the original",
@@ -330,7 +332,14 @@ static void carry_out(struct ctx *c)
 		json_object_set_new(c->state, "stage", json_string("deliver"));
 	}
 	char *err = NULL;
-	if (spool_set_state(d->spool, c->id, c->state, &err) != 0) {
+	/* Not flushed: after a crash the message is simply scanned again. A
+	 * plain pass changes nothing delivery needs, so it skips the write. */
+	int changed = postpone || bcc.n > 0 ||
+		      json_object_get(c->state, "out") != NULL ||
+		      st->intercept == VIGIL_ACTION_CHANGE_RECIPIENT ||
+		      st->intercept == VIGIL_ACTION_HANDOFF;
+	if (changed &&
+	    spool_update_state(d->spool, c->id, c->state, &err) != 0) {
 		daemon_log(d, LOG_ERR, "%s: %s", c->id, err);
 		free(err);
 	}
@@ -390,7 +399,7 @@ static void scan(struct daemon *d, const char *id, json_t *state)
 		json_object_set_new(state, "policy", json_loads(ps, 0, NULL));
 		free(ps);
 		json_object_set_new(state, "stage", json_string("va"));
-		if (spool_set_state(d->spool, id, state, &err) != 0) {
+		if (spool_update_state(d->spool, id, state, &err) != 0) {
 			daemon_log(d, LOG_ERR, "%s: %s", id, err);
 			free(err);
 		}
@@ -442,7 +451,7 @@ void daemon_process(struct daemon *d, const char *id)
 		} else {
 			d->store->ops->queue_remove(d->store, id);
 			json_object_set_new(state, "stage", json_string("deliver"));
-			if (spool_set_state(d->spool, id, state, &err) != 0) {
+			if (spool_update_state(d->spool, id, state, &err) != 0) {
 				daemon_log(d, LOG_ERR, "%s: %s", id, err);
 				free(err);
 			}

@@ -1,9 +1,8 @@
 /*
  * spool.c - the durable spool (see spool.h). Files are written beside
- * their final name (queue/.ID.EXT.tmp), renamed into place, and made
- * durable by a group commit: one syncfs() covers every writer waiting at
- * that moment, so twenty concurrent SMTP sessions cost one flush, not
- * forty fsyncs. It must never report a message stored before it is, and
+ * their final name (queue/.ID.EXT.tmp), flushed with fdatasync(), renamed
+ * into place, and the names made durable by a group commit: one fsync()
+ * of the queue directory covers every writer waiting at that moment. It must never report a message stored before it is, and
  * never build a path from an unchecked id.
  */
 #include "spool.h"
@@ -137,7 +136,7 @@ static int write_file(const char *path, const void *data, size_t size,
 		p += n;
 		size -= (size_t)n;
 	}
-	if ((sync && fsync(fd) != 0) || close(fd) != 0) {
+	if ((sync && fdatasync(fd) != 0) || close(fd) != 0) {
 		*error_r = xasprintf("%s: %s", path, strerror(errno));
 		unlink(path);
 		return -1;
@@ -154,10 +153,10 @@ static int move_in(const char *from, const char *to, char **error_r)
 	return -1;
 }
 
-/* Group commit: make everything written before this call durable. One
- * caller runs syncfs() for all who asked meanwhile; the others wait for
- * it. syncfs() writes back file data, inodes and directory entries of
- * the whole file system, and reports write-back errors (Linux >= 5.8). */
+/* Group commit of the queue directory: make every rename before this call
+ * durable. One caller runs fsync() on the directory for all who asked
+ * meanwhile; the others wait for it. (File contents are flushed by their
+ * writers with fdatasync() before the rename.) */
 static int sync_queue(struct spool *sp, char **error_r)
 {
 	pthread_mutex_lock(&sp->lock);
@@ -171,7 +170,7 @@ static int sync_queue(struct spool *sp, char **error_r)
 		sp->syncing = 1;
 		unsigned long upto = sp->requested;
 		pthread_mutex_unlock(&sp->lock);
-		int rc = syncfs(sp->queue_fd);
+		int rc = fsync(sp->queue_fd);
 		int e = rc != 0 ? errno : 0;
 		pthread_mutex_lock(&sp->lock);
 		sp->syncing = 0;
@@ -183,18 +182,19 @@ static int sync_queue(struct spool *sp, char **error_r)
 	pthread_mutex_unlock(&sp->lock);
 	if (err == 0)
 		return 0;
-	*error_r = xasprintf("%s/queue: syncfs: %s", sp->dir, strerror(err));
+	*error_r = xasprintf("%s/queue: fsync: %s", sp->dir, strerror(err));
 	return -1;
 }
 
 /* Write `data` as queue/ID.EXT through queue/.ID.EXT.tmp (a rename within
- * one directory); durable after the next sync_queue(). */
+ * one directory). With `sync` its content is flushed first, and the name
+ * is durable after the next sync_queue(). */
 static int put_file(struct spool *sp, const char *id, const char *ext,
-		    const void *data, size_t size, char **error_r)
+		    const void *data, size_t size, int sync, char **error_r)
 {
 	char *tmp = xasprintf("%s/queue/.%s.%s.tmp", sp->dir, id, ext);
 	char *dst = path_of(sp, "queue", id, ext);
-	int rc = write_file(tmp, data, size, 0, error_r);
+	int rc = write_file(tmp, data, size, sync, error_r);
 	if (rc == 0)
 		rc = move_in(tmp, dst, error_r);
 	free(tmp);
@@ -208,9 +208,9 @@ int spool_add(struct spool *sp, const unsigned char *data, size_t size,
 	new_id(sp, id_r);
 	json_object_set_new(state, "id", json_string(id_r));
 	char *text = json_dumps(state, JSON_COMPACT);
-	int rc = put_file(sp, id_r, "msg", data, size, error_r);
+	int rc = put_file(sp, id_r, "msg", data, size, 1, error_r);
 	if (rc == 0)
-		rc = put_file(sp, id_r, "env", text, strlen(text), error_r);
+		rc = put_file(sp, id_r, "env", text, strlen(text), 1, error_r);
 	if (rc == 0)
 		rc = sync_queue(sp, error_r);
 	if (rc != 0) {
@@ -274,9 +274,7 @@ int spool_read(struct spool *sp, const char *id, const char *kind,
 int spool_write_out(struct spool *sp, const char *id,
 		    const unsigned char *data, size_t size, char **error_r)
 {
-	if (put_file(sp, id, "out", data, size, error_r) != 0)
-		return -1;
-	return sync_queue(sp, error_r);
+	return put_file(sp, id, "out", data, size, 0, error_r);
 }
 
 json_t *spool_state(struct spool *sp, const char *id, char **error_r)
@@ -297,9 +295,18 @@ int spool_set_state(struct spool *sp, const char *id, json_t *state,
 		    char **error_r)
 {
 	char *text = json_dumps(state, JSON_COMPACT);
-	int rc = put_file(sp, id, "env", text, strlen(text), error_r);
+	int rc = put_file(sp, id, "env", text, strlen(text), 1, error_r);
 	free(text);
 	return rc == 0 ? sync_queue(sp, error_r) : -1;
+}
+
+int spool_update_state(struct spool *sp, const char *id, json_t *state,
+		       char **error_r)
+{
+	char *text = json_dumps(state, JSON_COMPACT);
+	int rc = put_file(sp, id, "env", text, strlen(text), 0, error_r);
+	free(text);
+	return rc;
 }
 
 int spool_quarantine(struct spool *sp, const char *id, const char *area,

@@ -8,8 +8,9 @@
  *   DIR/queue/ID.env its state: envelope, stage, policy state, attempts
  *   DIR/quarantine/AREA/ID.eml  quarantined originals
  *
- * A message exists once its .env is renamed into queue/ and a group commit
- * (one syncfs() for every writer waiting) has made it durable: spool_add()
+ * A message exists once its files are flushed, its .env renamed into
+ * queue/ and the directory fsync'd (one group fsync for every writer
+ * waiting): spool_add()
  * returns only then, and only then may the SMTP server answer 250. Removal deletes the .env first, so a crash can leave
  * an orphan .msg (cleaned at start) but never a state without its message.
  */
@@ -34,6 +35,8 @@ int spool_add(struct spool *sp, const unsigned char *data, size_t size,
 /* Read ID.msg ("msg") or ID.out ("out"); malloc'd. */
 int spool_read(struct spool *sp, const char *id, const char *kind,
 	       unsigned char **data_r, size_t *size_r, char **error_r);
+/* The modified copy. Not flushed: a crash may lose it, so the state that
+ * refers to it records its size and a mismatch means "scan again". */
 int spool_write_out(struct spool *sp, const char *id,
 		    const unsigned char *data, size_t size, char **error_r);
 
@@ -41,6 +44,11 @@ int spool_write_out(struct spool *sp, const char *id,
 json_t *spool_state(struct spool *sp, const char *id, char **error_r);
 int spool_set_state(struct spool *sp, const char *id, json_t *state,
 		    char **error_r);
+/* The same, atomic but not flushed: for steps a crash may undo because
+ * they are redone from the last durable state (scanning again is safe;
+ * delivering twice is allowed, losing is not). */
+int spool_update_state(struct spool *sp, const char *id, json_t *state,
+		       char **error_r);
 
 /* Copy the original into quarantine/AREA/ID.eml (durably); *path_r is
  * malloc'd. The queue entry stays until spool_remove(). */
