@@ -22,14 +22,23 @@
 
 struct spool {
 	char *dir;
-	int queue_fd; /* syncfs() target */
+	int shard_fd[SPOOL_SHARDS]; /* queue/0 .. queue/f, fsync targets */
 	pthread_mutex_t lock;
 	unsigned counter;
 	/* group commit */
 	pthread_cond_t synced_cond;
 	unsigned long requested, synced;
 	int syncing, sync_error;
+	unsigned dirty; /* shards renamed into since the last commit */
 };
+
+/* The queue is split by the id's last hex digit, so concurrent sessions
+ * do not all contend for one directory's lock. */
+static unsigned shard_of(const char *id)
+{
+	char c = id[strlen(id) - 1];
+	return (unsigned)(c <= '9' ? c - '0' : c - 'A' + 10) % SPOOL_SHARDS;
+}
 
 const char *spool_dir(const struct spool *sp)
 {
@@ -68,14 +77,23 @@ struct spool *spool_open(const char *dir, char **error_r)
 	}
 	struct spool *sp = xcalloc(1, sizeof *sp);
 	sp->dir = xstrdup(dir);
-	char *q = xasprintf("%s/queue", dir);
-	sp->queue_fd = open(q, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(q);
-	if (sp->queue_fd < 0) {
-		*error_r = xasprintf("%s/queue: %s", dir, strerror(errno));
-		free(sp->dir);
-		free(sp);
-		return NULL;
+	for (unsigned i = 0; i < SPOOL_SHARDS; i++) {
+		char *q = xasprintf("%s/queue/%x", dir, i);
+		if (make_dir(q, error_r) == 0) {
+			sp->shard_fd[i] = open(q, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (sp->shard_fd[i] < 0)
+				*error_r = xasprintf("%s: %s", q, strerror(errno));
+		} else {
+			sp->shard_fd[i] = -1;
+		}
+		free(q);
+		if (sp->shard_fd[i] < 0) {
+			while (i-- > 0)
+				close(sp->shard_fd[i]);
+			free(sp->dir);
+			free(sp);
+			return NULL;
+		}
 	}
 	pthread_mutex_init(&sp->lock, NULL);
 	pthread_cond_init(&sp->synced_cond, NULL);
@@ -86,7 +104,8 @@ void spool_close(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
-	close(sp->queue_fd);
+	for (unsigned i = 0; i < SPOOL_SHARDS; i++)
+		close(sp->shard_fd[i]);
 	pthread_cond_destroy(&sp->synced_cond);
 	pthread_mutex_destroy(&sp->lock);
 	free(sp->dir);
@@ -109,6 +128,9 @@ static void new_id(struct spool *sp, char id_r[SPOOL_ID_SIZE])
 static char *path_of(const struct spool *sp, const char *sub, const char *id,
 		     const char *ext)
 {
+	if (strcmp(sub, "queue") == 0)
+		return xasprintf("%s/queue/%x/%s.%s", sp->dir, shard_of(id), id,
+				 ext);
 	return xasprintf("%s/%s/%s.%s", sp->dir, sub, id, ext);
 }
 
@@ -157,9 +179,10 @@ static int move_in(const char *from, const char *to, char **error_r)
  * durable. One caller runs fsync() on the directory for all who asked
  * meanwhile; the others wait for it. (File contents are flushed by their
  * writers with fdatasync() before the rename.) */
-static int sync_queue(struct spool *sp, char **error_r)
+static int sync_queue(struct spool *sp, const char *id, char **error_r)
 {
 	pthread_mutex_lock(&sp->lock);
+	sp->dirty |= 1u << shard_of(id);
 	unsigned long mine = ++sp->requested;
 	int err = 0;
 	while (sp->synced < mine) {
@@ -169,9 +192,13 @@ static int sync_queue(struct spool *sp, char **error_r)
 		}
 		sp->syncing = 1;
 		unsigned long upto = sp->requested;
+		unsigned dirty = sp->dirty;
+		sp->dirty = 0;
 		pthread_mutex_unlock(&sp->lock);
-		int rc = fsync(sp->queue_fd);
-		int e = rc != 0 ? errno : 0;
+		int e = 0;
+		for (unsigned i = 0; i < SPOOL_SHARDS; i++)
+			if ((dirty & (1u << i)) && fsync(sp->shard_fd[i]) != 0)
+				e = errno;
 		pthread_mutex_lock(&sp->lock);
 		sp->syncing = 0;
 		sp->synced = upto;
@@ -192,7 +219,8 @@ static int sync_queue(struct spool *sp, char **error_r)
 static int put_file(struct spool *sp, const char *id, const char *ext,
 		    const void *data, size_t size, int sync, char **error_r)
 {
-	char *tmp = xasprintf("%s/queue/.%s.%s.tmp", sp->dir, id, ext);
+	char *tmp = xasprintf("%s/queue/%x/.%s.%s.tmp", sp->dir, shard_of(id),
+			      id, ext);
 	char *dst = path_of(sp, "queue", id, ext);
 	int rc = write_file(tmp, data, size, sync, error_r);
 	if (rc == 0)
@@ -212,7 +240,7 @@ int spool_add(struct spool *sp, const unsigned char *data, size_t size,
 	if (rc == 0)
 		rc = put_file(sp, id_r, "env", text, strlen(text), 1, error_r);
 	if (rc == 0)
-		rc = sync_queue(sp, error_r);
+		rc = sync_queue(sp, id_r, error_r);
 	if (rc != 0) {
 		char *m = path_of(sp, "queue", id_r, "msg");
 		char *e = path_of(sp, "queue", id_r, "env");
@@ -297,7 +325,7 @@ int spool_set_state(struct spool *sp, const char *id, json_t *state,
 	char *text = json_dumps(state, JSON_COMPACT);
 	int rc = put_file(sp, id, "env", text, strlen(text), 1, error_r);
 	free(text);
-	return rc == 0 ? sync_queue(sp, error_r) : -1;
+	return rc == 0 ? sync_queue(sp, id, error_r) : -1;
 }
 
 int spool_update_state(struct spool *sp, const char *id, json_t *state,
@@ -378,44 +406,39 @@ size_t spool_recover(struct spool *sp, void (*fn)(void *ctx, const char *id),
 		closedir(d);
 	free(tmp);
 
-	char *queue = xasprintf("%s/queue", sp->dir);
-	struct dirent **names = NULL;
-	int n = scandir(queue, &names, NULL, alphasort);
 	size_t found = 0;
-	for (int i = 0; i < n; i++) {
-		char id[SPOOL_ID_SIZE];
-		const char *name = names[i]->d_name;
-		if (name[0] == '.' && ends_with(name, ".tmp")) {
-			/* an unfinished write: never promised to anyone */
+	for (unsigned shard = 0; shard < SPOOL_SHARDS; shard++) {
+		char *queue = xasprintf("%s/queue/%x", sp->dir, shard);
+		struct dirent **names = NULL;
+		int n = scandir(queue, &names, NULL, alphasort);
+		for (int i = 0; i < n; i++) {
+			char id[SPOOL_ID_SIZE];
+			const char *name = names[i]->d_name;
+			size_t len = strcspn(name, ".");
 			char *p = xasprintf("%s/%s", queue, name);
-			unlink(p);
+			if (name[0] == '.' && ends_with(name, ".tmp")) {
+				unlink(p); /* an unfinished write, never promised */
+			} else if (len > 0 && len < SPOOL_ID_SIZE) {
+				memcpy(id, name, len);
+				id[len] = '\0';
+				char *env = spool_id_valid(id) ?
+						    path_of(sp, "queue", id, "env") :
+						    NULL;
+				if (env == NULL) {
+					/* not ours */
+				} else if (access(env, F_OK) != 0) {
+					unlink(p); /* an orphan: its state never made it */
+				} else if (ends_with(name, ".env")) {
+					fn(ctx, id);
+					found++;
+				}
+				free(env);
+			}
 			free(p);
 			free(names[i]);
-			continue;
 		}
-		size_t len = strcspn(name, ".");
-		if (len >= SPOOL_ID_SIZE) {
-			free(names[i]);
-			continue;
-		}
-		memcpy(id, name, len);
-		id[len] = '\0';
-		char *env = path_of(sp, "queue", id, "env");
-		int has_env = access(env, F_OK) == 0;
-		free(env);
-		if (!spool_id_valid(id)) {
-			/* not ours */
-		} else if (!has_env) {
-			char *p = xasprintf("%s/%s", queue, name); /* orphan */
-			unlink(p);
-			free(p);
-		} else if (ends_with(name, ".env")) {
-			fn(ctx, id);
-			found++;
-		}
-		free(names[i]);
+		free(names);
+		free(queue);
 	}
-	free(names);
-	free(queue);
 	return found;
 }

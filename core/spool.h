@@ -3,9 +3,10 @@
  * file beside it.
  *
  *   DIR/tmp/         files being written (never trusted after a crash)
- *   DIR/queue/ID.msg the message as received (LF line ends), never changed
- *   DIR/queue/ID.out the message as it will be delivered, when modified
- *   DIR/queue/ID.env its state: envelope, stage, policy state, attempts
+ *   DIR/queue/X/ID.msg the message as received (LF line ends), never changed
+ *   DIR/queue/X/ID.out the message as it will be delivered, when modified
+ *   DIR/queue/X/ID.env its state: envelope, stage, policy state, attempts
+ *                      (X = the id's last hex digit: 16 shards)
  *   DIR/quarantine/AREA/ID.eml  quarantined originals
  *
  * A message exists once its files are flushed, its .env renamed into
@@ -21,6 +22,7 @@
 #include <stddef.h>
 
 #define SPOOL_ID_SIZE 24
+#define SPOOL_SHARDS 16 /* queue/0 .. queue/f, by the id's last digit */
 
 struct spool;
 

@@ -102,12 +102,18 @@ START_TEST(test_recover)
 	fputs("partial", f);
 	fclose(f);
 	free(p);
-	p = xasprintf("%s/queue/DEADBEEF00000002.msg", dir);
+	p = xasprintf("%s/queue/2/DEADBEEF00000002.msg", dir);
 	f = fopen(p, "w");
 	fputs("orphan", f);
 	fclose(f);
+	char *q = xasprintf("%s/queue/3/.DEADBEEF00000003.env.tmp", dir);
+	f = fopen(q, "w");
+	fputs("unfinished", f);
+	fclose(f);
 	int n = 0;
 	ck_assert_uint_eq(spool_recover(sp, count_cb, &n), 5);
+	ck_assert_int_ne(access(q, F_OK), 0); /* unfinished write gone */
+	free(q);
 	ck_assert_int_eq(n, 5);
 	ck_assert_int_ne(access(p, F_OK), 0); /* orphan gone */
 	free(p);
