@@ -18,6 +18,8 @@
 #include "daemon.h"
 #include "smtp.h"
 
+#define BACKLOG_MAX 64 /* messages queued inside vigild before SMTP waits */
+
 struct listener {
 	struct daemon *d;
 	int fd;
@@ -183,6 +185,19 @@ int daemon_inject(struct daemon *d, const char *sender,
 	return rc;
 }
 
+/* Messages accepted but not yet handed on. */
+static size_t backlog(struct daemon *d)
+{
+	size_t n;
+	pthread_mutex_lock(&d->scanq.lock);
+	n = d->scanq.ids.n - d->scanq.head;
+	pthread_mutex_unlock(&d->scanq.lock);
+	pthread_mutex_lock(&d->deliverq.lock);
+	n += d->deliverq.ids.n - d->deliverq.head;
+	pthread_mutex_unlock(&d->deliverq.lock);
+	return n;
+}
+
 static enum smtp_verdict accept_message(void *ctx,
 					const struct smtp_envelope *env,
 					const unsigned char *data, size_t size,
@@ -190,6 +205,12 @@ static enum smtp_verdict accept_message(void *ctx,
 					const char **reason_r)
 {
 	struct daemon *d = ctx;
+	/* Back-pressure: while the scanners are behind, hold the reply (the
+	 * MTA keeps the message meanwhile) rather than let the spool and the
+	 * accept-to-delivery time grow without bound. */
+	for (int waited = 0; backlog(d) > BACKLOG_MAX && waited < 30000 && !d->stop;
+	     waited += 2)
+		usleep(2000);
 	json_t *state = json_object();
 	json_object_set_new(state, "sender", json_string(env->sender));
 	json_object_set_new(state, "rcpts", strvec_json(&env->rcpts));
