@@ -5,6 +5,7 @@
  * generation and swaps it in only when the whole configuration is valid.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -204,6 +206,16 @@ static void recovered(void *ctx, const char *id)
 	workq_push(&((struct daemon *)ctx)->scanq, id);
 }
 
+static uid_t drop_uid;
+static gid_t drop_gid;
+
+static int chown_entry(const char *path, const struct stat *st, int type,
+		       struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return lchown(path, drop_uid, drop_gid);
+}
+
 static int drop_privileges(struct daemon *d, const char *user)
 {
 	if (geteuid() != 0 || user == NULL || *user == '\0')
@@ -214,8 +226,28 @@ static int drop_privileges(struct daemon *d, const char *user)
 			   user);
 		return -1;
 	}
-	if (chown(spool_dir(d->spool), pw->pw_uid, pw->pw_gid) != 0 ||
-	    setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	/* What the daemon writes after the drop must be its own: the spool
+	 * tree and the store's files. */
+	drop_uid = pw->pw_uid;
+	drop_gid = pw->pw_gid;
+	int bad = nftw(spool_dir(d->spool), chown_entry, 16, FTW_PHYS) != 0;
+	const char *db = d->gen->host->cfg->store.path;
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < 3; i++) {
+		char *f = xasprintf("%s%s", db, suffixes[i]);
+		if (chown(f, pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT)
+			bad = 1;
+		free(f);
+	}
+	char *dbdir = xstrdup(db);
+	char *slash = strrchr(dbdir, '/');
+	if (slash != NULL && slash != dbdir) {
+		*slash = '\0';
+		if (chown(dbdir, pw->pw_uid, pw->pw_gid) != 0)
+			bad = 1;
+	}
+	free(dbdir);
+	if (bad || setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
 	    setuid(pw->pw_uid) != 0) {
 		daemon_log(d, LOG_ERR, "cannot become '%s': %s", user,
 			   strerror(errno));
