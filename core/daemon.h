@@ -66,6 +66,7 @@ struct daemon {
 	} *waiting;
 	size_t n_waiting, cap_waiting;
 
+	int workers, senders; /* scanning and delivery threads */
 	int n_connections;
 	unsigned long accepted, delivered, quarantined, deleted, deferred;
 };

@@ -64,6 +64,8 @@ static char *status_json(struct daemon *d)
 		"timed", (json_int_t)d->n_timed, "connections",
 		d->n_connections, "waiting_verdict", (json_int_t)d->n_waiting,
 		"pid", (json_int_t)getpid(), "hostname", d->hostname);
+	json_object_set_new(o, "workers", json_integer(d->workers));
+	json_object_set_new(o, "delivery_threads", json_integer(d->senders));
 	pthread_mutex_unlock(&d->lock);
 	pthread_mutex_lock(&d->scanq.lock);
 	json_object_set_new(o, "scan_queue",

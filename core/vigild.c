@@ -337,6 +337,8 @@ int main(int argc, char **argv)
 	int workers = cfg->daemon.workers ? cfg->daemon.workers :
 					    (int)(cpus > 0 ? cpus : 1);
 	int senders = 4;
+	d->workers = workers;
+	d->senders = senders;
 	pthread_t *threads = xcalloc((size_t)(workers + senders),
 				     sizeof *threads);
 	for (int i = 0; i < workers; i++)

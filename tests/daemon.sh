@@ -98,6 +98,22 @@ done
 [ "$(ls "$work/delivered/new" | wc -l)" = 4 ] || fail "released message not delivered"
 [ -z "$(V queue list --area quarantine --format json)" ] || fail "still in quarantine"
 
+# reprocess runs the current policy again (quarantined again); delete
+# removes it for good
+send "$ex/02-invoice-exe.eml" alice@partner.example bob@example.com
+for _ in $(seq 100); do [ -n "$(V queue list --area quarantine --format json)" ] && break; sleep 0.1; done
+id=$(V queue list --area quarantine --format json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["msg_id"])')
+V quarantine reprocess "$id" | grep -q "^ok" || fail "reprocess"
+for _ in $(seq 100); do
+	id2=$(V queue list --area quarantine --format json | python3 -c 'import json,sys; l=sys.stdin.readline(); print(json.loads(l)["msg_id"] if l else "")')
+	[ -n "$id2" ] && [ "$id2" != "$id" ] && break
+	sleep 0.1
+done
+[ -n "$id2" ] && [ "$id2" != "$id" ] || fail "reprocessed message not quarantined again"
+V quarantine delete "$id2" | grep -q "^ok" || fail "delete"
+[ -z "$(V queue list --area quarantine --format json)" ] || fail "deleted message still listed"
+V status | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["workers"] >= 1 and s["uptime"] >= 0, s' || fail "status fields"
+
 # reload: a broken config is refused with FILE:LINE and the old policy stays
 echo 'rules = ( { name = "broken"; conditions = ( { type = "nosuch"; } ); actions = { intercept = "pass"; }; } );' >"$work/conf.d/70-broken.conf"
 chmod 644 "$work/conf.d/70-broken.conf"
