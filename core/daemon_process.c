@@ -392,6 +392,12 @@ static void scan(struct daemon *d, const char *id, json_t *state)
 		c.subject = "";
 	if (c.message_id == NULL)
 		c.message_id = "";
+	if (strcmp(jstr(state, "stage"), "incoming") == 0)
+		/* arrival was recorded before parsing: add what parsing found */
+		d->store->ops->track_arrival(d->store, id,
+					     json_integer_value(json_object_get(state, "arrival")),
+					     (long long)size, m->sender, c.rcpts,
+					     c.subject, c.message_id);
 
 	if (policy_eval(g->host, m, &st) == VIGIL_PENDING) {
 		int first = strcmp(jstr(state, "stage"), "va") != 0;

@@ -239,11 +239,16 @@ static int drop_privileges(struct daemon *d, const char *user)
 			bad = 1;
 		free(f);
 	}
+	/* SQLite creates its -wal/-shm files beside the database, so its
+	 * directory must be ours too -- but only a directory of vigil's own
+	 * (/var/lib/vigil), never a shared one such as /var/lib. */
 	char *dbdir = xstrdup(db);
 	char *slash = strrchr(dbdir, '/');
 	if (slash != NULL && slash != dbdir) {
 		*slash = '\0';
-		if (chown(dbdir, pw->pw_uid, pw->pw_gid) != 0)
+		const char *base = strrchr(dbdir, '/');
+		if (strstr(base ? base : dbdir, "vigil") != NULL &&
+		    chown(dbdir, pw->pw_uid, pw->pw_gid) != 0)
 			bad = 1;
 	}
 	free(dbdir);

@@ -87,6 +87,7 @@ id=$(echo "$q" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readlin
 V quarantine show "$id" | grep -q "invoice.pdf.exe" || fail "quarantine show"
 V log policy --format csv | grep -q "Quarantine executables" || fail "log policy"
 V log tracking --format json | grep -q '"final_action":"quarantine"' || fail "log tracking"
+V log tracking --subject 'lunch*' --format json | grep -q '"final_action":"pass"' || fail "tracking by subject"
 V status | grep -q '"generation":1' || fail "status"
 
 # release: delivered to the original recipient, gone from the quarantine

@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*"; tail -n 20 "$work/vigild.log"; exit 1; }
 
 chmod 755 "$work"
 mkdir -p "$work/var" "$work/var/delivered"
-chown nobody "$work/var/delivered"
+chown nobody "$work/var/delivered" "$work/var" # the store's directory
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$top_srcdir/tools/dev-config" "$top_builddir" "$work/vigil.conf" "$work/var"
 sed -i -e "s|\"smtp:127.0.0.1:10024\"|\"smtp:127.0.0.1:$port\"|" \
