@@ -380,6 +380,19 @@ static void read_daemon(struct vigil_config *cfg, const config_setting_t *g,
 		setting_posint(g, "max_connections", 0, &d->max_connections, errors);
 		setting_posint(g, "smtp_timeout", 0, &d->smtp_timeout, errors);
 	}
+	for (size_t i = 0; g != NULL && i < d->listen.n; i++)
+		if (strncmp(d->listen.v[i], "smtp:", 5) != 0 &&
+		    strncmp(d->listen.v[i], "lmtp:", 5) != 0 &&
+		    strncmp(d->listen.v[i], "unix:", 5) != 0)
+			errlist_at(errors, config_setting_get_member(g, "listen"),
+				   "listen \"%s\": use smtp:HOST:PORT, "
+				   "lmtp:HOST:PORT or unix:PATH", d->listen.v[i]);
+	if (g != NULL && strncmp(d->next_hop, "smtp:", 5) != 0 &&
+	    strncmp(d->next_hop, "lmtp:", 5) != 0 &&
+	    strncmp(d->next_hop, "maildir:", 8) != 0)
+		errlist_at(errors, config_setting_get_member(g, "next_hop"),
+			   "next_hop \"%s\": use smtp:HOST:PORT, lmtp:HOST:PORT "
+			   "or maildir:DIR", d->next_hop);
 	if (d->listen.n == 0)
 		strvec_push(&d->listen, "smtp:127.0.0.1:10024");
 	if (d->control_socket == NULL)

@@ -57,7 +57,15 @@ static int deliver_maildir(struct daemon *d, const char *dir, const char *id,
 		}
 		free(p);
 	}
-	char *name = xasprintf("%ld.%s.%s", (long)time(NULL), id, d->hostname);
+	/* Unique even when the same message is delivered twice (at-least-once
+	 * after a crash) within one second: time, microseconds, pid, counter. */
+	static unsigned long counter;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char *name = xasprintf("%ld.M%ldP%dQ%lu.%s.%s", (long)ts.tv_sec,
+			       ts.tv_nsec / 1000, (int)getpid(),
+			       __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED),
+			       id, d->hostname);
 	char *tmp = xasprintf("%s/tmp/%s", dir, name);
 	char *dst = xasprintf("%s/new/%s", dir, name);
 	int rc = -1;

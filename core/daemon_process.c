@@ -167,9 +167,20 @@ static void notify(struct ctx *c, const char *name, const char *rule,
 					   n->body ? n->body : "%RULENAME%: %DETECTED%\n",
 					   &v, &size);
 	if (data != NULL) {
+		/* envelope recipients are bare addresses: "Name <a@b>" -> a@b */
+		struct strvec rcpts = {0};
+		for (size_t i = 0; i < n->to.n; i++) {
+			const char *lt = strchr(n->to.v[i], '<');
+			const char *gt = lt ? strchr(lt, '>') : NULL;
+			char *addr = lt && gt ? xasprintf("%.*s", (int)(gt - lt - 1), lt + 1)
+					      : xstrdup(n->to.v[i]);
+			strvec_push(&rcpts, addr);
+			free(addr);
+		}
 		/* null sender: a notification must never bounce back here */
-		daemon_inject(c->d, "", (const char *const *)n->to.v, n->to.n,
+		daemon_inject(c->d, "", (const char *const *)rcpts.v, rcpts.n,
 			      data, size, "notification", 0);
+		strvec_free(&rcpts);
 		free(data);
 	}
 }
@@ -229,6 +240,15 @@ static void carry_out(struct ctx *c)
 			postpone = a->postpone;
 		for (size_t k = 0; k < a->notify.n; k++)
 			notify(c, a->notify.v[k], name, entry);
+		for (size_t k = 0; k < a->n_plugin; k++) {
+			const char *perr = NULL;
+			if (a->plugin[k].ops->apply != NULL &&
+			    a->plugin[k].ops->apply(a->plugin[k].data.data,
+						    &c->m->pub, &perr) != 0)
+				daemon_log(d, LOG_WARNING, "%s: action %s: %s", c->id,
+					   a->plugin[k].ops->name,
+					   perr ? perr : "failed");
+		}
 		if (a->archive) {
 			char *path = NULL, *err = NULL;
 			if (spool_quarantine(d->spool, c->id, a->archive, &path,

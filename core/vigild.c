@@ -60,7 +60,8 @@ int daemon_reload(struct daemon *d, struct errlist *errors)
 	struct host *h = host_new(d->config_path, errors);
 	if (h == NULL) {
 		for (size_t i = 0; i < errors->lines.n; i++)
-			daemon_log(d, LOG_ERR, "reload refused: %s",
+			daemon_log(d, LOG_ERR, "%s: %s",
+				   d->gen ? "reload refused" : "configuration refused",
 				   errors->lines.v[i]);
 		return -1;
 	}
@@ -264,7 +265,8 @@ static int drop_privileges(struct daemon *d, const char *user)
 static void usage(FILE *out)
 {
 	fputs("usage: vigild [-f] [--config PATH]\n"
-	      "  -f, --foreground  stay in the foreground, log to stderr\n",
+	      "  -f, --foreground  log to stderr instead of syslog (vigild\n"
+	      "                    never forks; run it under systemd or alike)\n",
 	      out);
 }
 

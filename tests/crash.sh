@@ -104,7 +104,7 @@ start_vigild() {
 		die "vigild did not start: $(tail -5 "$LOG")"
 	wait_for 30 "vigild on port $PORT" listening "$PORT" || die "vigild not listening: $(tail -5 "$LOG")"
 }
-spool_count() { find "$SPOOLQ" -maxdepth 1 -type f -name '*.msg' 2>/dev/null | wc -l; }
+spool_count() { find "$SPOOLQ" -maxdepth 2 -type f -name '*.msg' 2>/dev/null | wc -l; }  # queue/X/ID.msg
 # A message leaves the spool only once delivered (or quarantined/deleted).
 spool_idle() { [ "$(spool_count)" = 0 ]; }
 

@@ -57,7 +57,7 @@ V check-config >/dev/null || fail "config"
 
 timeout 140 "$VIGILD" -f --config "$work/vigil.conf" >/dev/null 2>"$work/vigild.log" &
 pids+=($!)
-for _ in $(seq 50); do
+for _ in $(seq 300); do # up to 30 s: slow under sanitizers
 	python3 -c "import socket; socket.create_connection(('127.0.0.1',$smtp),1)" 2>/dev/null && break
 	sleep 0.1
 done
