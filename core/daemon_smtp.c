@@ -18,7 +18,7 @@
 #include "daemon.h"
 #include "smtp.h"
 
-#define BACKLOG_MAX 64 /* messages queued inside vigild before SMTP waits */
+#define BACKLOG_MAX 16 /* messages queued inside vigild before SMTP waits */
 
 struct listener {
 	struct daemon *d;
@@ -141,6 +141,12 @@ static int spool_and_queue(struct daemon *d, json_t *state,
 	json_object_set_new(state, "arrival", json_integer(time(NULL)));
 	if (spool_add(d->spool, data, size, state, id_r, error_r) != 0)
 		return -1;
+	if (strcmp(stage, "deliver") != 0) {
+		/* the scanner records the arrival, with what parsing finds:
+		 * the SMTP session need not wait for the store */
+		workq_push(&d->scanq, id_r);
+		return 0;
+	}
 	const char *sender = json_string_value(json_object_get(state, "sender"));
 	json_t *rc = json_object_get(state, "rcpts");
 	struct strvec rcpts = {0};
@@ -153,10 +159,7 @@ static int spool_and_queue(struct daemon *d, json_t *state,
 				     sender ? sender : "", all, "", "");
 	free(all);
 	strvec_free(&rcpts);
-	if (strcmp(stage, "deliver") == 0)
-		workq_push(&d->deliverq, id_r);
-	else
-		workq_push(&d->scanq, id_r);
+	workq_push(&d->deliverq, id_r);
 	return 0;
 }
 
