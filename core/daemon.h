@@ -74,6 +74,9 @@ struct daemon {
 void daemon_log(struct daemon *d, int level, const char *fmt, ...)
 	VIGIL_PRINTF(3, 4);
 
+/* The strings of a JSON array joined with `sep` (malloc'd). */
+char *json_join(json_t *array, const char *sep);
+
 struct generation *daemon_gen_acquire(struct daemon *d);
 void daemon_gen_release(struct daemon *d, struct generation *g);
 /* Build a new generation from the config file; keep the old on error. */

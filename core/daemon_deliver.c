@@ -239,12 +239,7 @@ void daemon_deliver(struct daemon *d, const char *id, void **cache)
 			json_array_append_new(left, json_string(rcpts.v[i]));
 	}
 	if (failed.n > 0) {
-		char *list = xstrdup("");
-		for (i = 0; i < failed.n; i++) {
-			char *t = xasprintf("%s%s%s", list, i ? ", " : "", failed.v[i]);
-			free(list);
-			list = t;
-		}
+		char *list = strvec_join(&failed, ", ");
 		bounce(d, id, sender, list, last);
 		daemon_log(d, LOG_INFO, "%s: bounced for %s: %s", id, list, last);
 		free(list);
@@ -271,13 +266,7 @@ void daemon_deliver(struct daemon *d, const char *id, void **cache)
 			daemon_log(d, LOG_ERR, "%s: %s", id, err);
 			free(err);
 		}
-		char *all = xstrdup("");
-		json_array_foreach(left, i, v)
-		{
-			char *t = xasprintf("%s%s%s", all, i ? "," : "", json_string_value(v));
-			free(all);
-			all = t;
-		}
+		char *all = json_join(left, ",");
 		struct store_queue_entry q = {
 			.msg_id = id, .area = "deferred", .ts = now,
 			.due = now + delay, .attempts = attempts,

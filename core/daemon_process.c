@@ -70,17 +70,16 @@ static const char *part_name(struct msg *m, const char *path)
 	return "";
 }
 
-static char *rcpts_joined(json_t *rcpts)
+char *json_join(json_t *array, const char *sep)
 {
-	char *s = xstrdup("");
+	struct strvec sv = {0};
 	size_t i;
 	json_t *v;
-	json_array_foreach(rcpts, i, v)
-	{
-		char *t = xasprintf("%s%s%s", s, i ? "," : "", json_string_value(v));
-		free(s);
-		s = t;
-	}
+	json_array_foreach(array, i, v)
+		if (json_is_string(v))
+			strvec_push(&sv, json_string_value(v));
+	char *s = strvec_join(&sv, sep);
+	strvec_free(&sv);
 	return s;
 }
 
@@ -116,17 +115,7 @@ static void log_events(struct ctx *c)
 		if (!json_is_true(json_object_get(e, "matched")))
 			continue;
 		json_t *hit = hit_of(e);
-		json_t *acts = json_object_get(e, "actions");
-		char *action = xstrdup("");
-		size_t k;
-		json_t *a;
-		json_array_foreach(acts, k, a)
-		{
-			char *t = xasprintf("%s%s%s", action, k ? " " : "",
-					    json_string_value(a));
-			free(action);
-			action = t;
-		}
+		char *action = json_join(json_object_get(e, "actions"), " ");
 		struct store_event ev = {
 			.ts = time(NULL), .msg_id = c->id,
 			.message_id = c->message_id, .sender = c->m->sender,
@@ -407,7 +396,7 @@ static void scan(struct daemon *d, const char *id, json_t *state)
 
 	struct ctx c = {d, g->host, m, id, state, &st,
 			msg_header(m, "Subject"), msg_header(m, "Message-ID"),
-			rcpts_joined(json_object_get(state, "rcpts"))};
+			json_join(json_object_get(state, "rcpts"), ",")};
 	if (c.subject == NULL)
 		c.subject = "";
 	if (c.message_id == NULL)

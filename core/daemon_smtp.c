@@ -119,17 +119,6 @@ static json_t *strvec_json(const struct strvec *sv)
 	return a;
 }
 
-static char *joined(const char *const *v, size_t n)
-{
-	size_t len = 1;
-	for (size_t i = 0; i < n; i++)
-		len += strlen(v[i]) + 1;
-	char *s = xcalloc(1, len), *p = s;
-	for (size_t i = 0; i < n; i++)
-		p += snprintf(p, len - (size_t)(p - s), "%s%s", i ? "," : "", v[i]);
-	return s;
-}
-
 /* Spool a message and queue it for scanning (or delivery, when vigil made
  * it itself). */
 static int spool_and_queue(struct daemon *d, json_t *state,
@@ -154,7 +143,7 @@ static int spool_and_queue(struct daemon *d, json_t *state,
 	json_t *v;
 	json_array_foreach(rc, i, v)
 		strvec_push(&rcpts, json_string_value(v));
-	char *all = joined((const char *const *)rcpts.v, rcpts.n);
+	char *all = strvec_join(&rcpts, ",");
 	d->store->ops->track_arrival(d->store, id_r, time(NULL), (long long)size,
 				     sender ? sender : "", all, "", "");
 	free(all);

@@ -79,6 +79,25 @@ void strvec_push(struct strvec *sv, const char *s)
 	*PUSH(sv->v, sv->n, sv->cap) = xstrdup(s);
 }
 
+char *strvec_join(const struct strvec *sv, const char *sep)
+{
+	size_t len = 1, seplen = strlen(sep);
+	for (size_t i = 0; i < sv->n; i++)
+		len += strlen(sv->v[i]) + seplen;
+	char *s = xmalloc(len), *p = s;
+	for (size_t i = 0; i < sv->n; i++) {
+		size_t n = strlen(sv->v[i]);
+		if (i) {
+			memcpy(p, sep, seplen);
+			p += seplen;
+		}
+		memcpy(p, sv->v[i], n);
+		p += n;
+	}
+	*p = '\0';
+	return s;
+}
+
 void strvec_free(struct strvec *sv)
 {
 	for (size_t i = 0; i < sv->n; i++)

@@ -29,6 +29,8 @@ struct strvec {
 };
 void strvec_push(struct strvec *sv, const char *s);
 void strvec_free(struct strvec *sv);
+/* "a<sep>b<sep>c", malloc'd ("" for none). */
+char *strvec_join(const struct strvec *sv, const char *sep);
 
 /* Errors for the administrator, each one line, most as "FILE:LINE: ...". */
 struct errlist {
