@@ -470,6 +470,38 @@ START_TEST(test_no_typer)
 }
 END_TEST
 
+/* A header field GMime would take seconds to decode is refused as a
+ * security-settings violation; one just under the bound still parses. */
+START_TEST(test_header_field_bound)
+{
+	static const struct {
+		size_t words;
+		int refused;
+	} bounds[] = {{8000, 0}, {9500, 1}};
+	for (size_t c = 0; c < 2; c++) {
+		GString *s = g_string_new("From: a@example.org\nSubject: x");
+		for (size_t i = 0; i < bounds[c].words; i++)
+			g_string_append(s, i % 8 ? " =?UTF-8?B?aaaa" : "\n =?UTF-8?B?aaaa");
+		g_string_append(s, "\n\nbody\n");
+		size_t len = s->len;
+		unsigned char *raw = (unsigned char *)g_string_free(s, FALSE);
+		unsigned char *copy = malloc(len);
+		memcpy(copy, raw, len);
+		g_free(raw);
+		struct msg *m = msg_new(copy, len, NULL, test_typer, NULL);
+		if (bounds[c].refused) {
+			ck_assert_ptr_null(m->mime);
+			ck_assert(m->exceptions & MSG_LIMIT_HIT);
+			ck_assert_str_eq(m->limit_hit, "max_header_field (131072)");
+		} else {
+			ck_assert_ptr_nonnull(m->mime);
+			ck_assert(!(m->exceptions & MSG_LIMIT_HIT));
+		}
+		msg_free(m);
+	}
+}
+END_TEST
+
 START_TEST(test_empty)
 {
 	struct msg *m = msg_new(NULL, 0, NULL, test_typer, NULL);
@@ -698,6 +730,7 @@ static Suite *msg_suite(void)
 	tcase_add_test(tc, test_parts_once);
 	tcase_add_test(tc, test_no_typer);
 	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_header_field_bound);
 	tcase_add_test(tc, test_bomb_memory);
 	tcase_add_test(tc, test_long_name);
 	suite_add_tcase(s, tc);
