@@ -84,14 +84,14 @@ PY
 q=$(V queue list --area quarantine --format json)
 echo "$q" | grep -q '"rule":"Quarantine executables"' || fail "quarantine list: $q"
 id=$(echo "$q" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["msg_id"])')
-V quarantine show "$id" | grep -q "invoice.pdf.exe" || fail "quarantine show"
-V log policy --format csv | grep -q "Quarantine executables" || fail "log policy"
-V log tracking --format json | grep -q '"final_action":"quarantine"' || fail "log tracking"
-V log tracking --subject 'lunch*' --format json | grep -q '"final_action":"pass"' || fail "tracking by subject"
-V status | grep -q '"generation":1' || fail "status"
+grep -q "invoice.pdf.exe" <<<"$(V quarantine show "$id")" || fail "quarantine show"
+grep -q "Quarantine executables" <<<"$(V log policy --format csv)" || fail "log policy"
+grep -q '"final_action":"quarantine"' <<<"$(V log tracking --format json)" || fail "log tracking"
+grep -q '"final_action":"pass"' <<<"$(V log tracking --subject 'lunch*' --format json)" || fail "tracking by subject"
+grep -q '"generation":1' <<<"$(V status)" || fail "status"
 
 # release: delivered to the original recipient, gone from the quarantine
-V quarantine release "$id" | grep -q "^ok" || fail "release"
+grep -q "^ok" <<<"$(V quarantine release "$id")" || fail "release"
 for _ in $(seq 100); do
 	[ "$(ls "$work/delivered/new" | wc -l)" -ge 4 ] && break
 	sleep 0.1
@@ -104,14 +104,14 @@ done
 send "$ex/02-invoice-exe.eml" alice@partner.example bob@example.com
 for _ in $(seq 100); do [ -n "$(V queue list --area quarantine --format json)" ] && break; sleep 0.1; done
 id=$(V queue list --area quarantine --format json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["msg_id"])')
-V quarantine reprocess "$id" | grep -q "^ok" || fail "reprocess"
+grep -q "^ok" <<<"$(V quarantine reprocess "$id")" || fail "reprocess"
 for _ in $(seq 100); do
 	id2=$(V queue list --area quarantine --format json | python3 -c 'import json,sys; l=sys.stdin.readline(); print(json.loads(l)["msg_id"] if l else "")')
 	[ -n "$id2" ] && [ "$id2" != "$id" ] && break
 	sleep 0.1
 done
 [ -n "$id2" ] && [ "$id2" != "$id" ] || fail "reprocessed message not quarantined again"
-V quarantine delete "$id2" | grep -q "^ok" || fail "delete"
+grep -q "^ok" <<<"$(V quarantine delete "$id2")" || fail "delete"
 [ -z "$(V queue list --area quarantine --format json)" ] || fail "deleted message still listed"
 V status | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["workers"] >= 1 and s["uptime"] >= 0, s' || fail "status fields"
 

@@ -100,8 +100,8 @@ wait_for hop "test e.archive"
 ls "$work"/spool/quarantine/archive/*.eml >/dev/null 2>&1 || fail "no archive copy"
 echo "ok: archive copy + delivery"
 send smtp "$smtp" d.delete bob@example.com
-for _ in $(seq 50); do V log tracking --format json | grep -q '"final_action":"delete"' && break; sleep 0.1; done
-V log tracking --format json | grep -q '"final_action":"delete"' || fail "delete not tracked"
+for _ in $(seq 50); do grep -q '"final_action":"delete"' <<<"$(V log tracking --format json)" && break; sleep 0.1; done
+grep -q '"final_action":"delete"' <<<"$(V log tracking --format json)" || fail "delete not tracked"
 grep -qs "test d.delete" "$work"/hop/*.eml && fail "deleted message delivered"
 echo "ok: delete"
 
@@ -117,9 +117,9 @@ for _ in $(seq 50); do [ -n "$(V queue list --area deferred --format json)" ] &&
 row=$(V queue list --area deferred --format json)
 [[ $row == *'"attempts":1'* ]] || fail "deferred: $row"
 id=$(echo "$row" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["msg_id"])')
-V deliver "$id" | grep -q '^ok' || fail "deliver $id"
-for _ in $(seq 50); do V queue list --area deferred --format json | grep -q '"attempts":2' && break; sleep 0.1; done
-V queue list --area deferred --format json | grep -q '"attempts":2' || fail "retry did not happen"
+grep -q '^ok' <<<"$(V deliver "$id")" || fail "deliver $id"
+for _ in $(seq 50); do grep -q '"attempts":2' <<<"$(V queue list --area deferred --format json)" && break; sleep 0.1; done
+grep -q '"attempts":2' <<<"$(V queue list --area deferred --format json)" || fail "retry did not happen"
 echo "ok: temporary failure deferred, retried on demand"
 
 send smtp "$smtp" h.later bob@example.com
@@ -128,7 +128,7 @@ row=$(V queue list --area postponed --format json)
 [ -n "$row" ] || fail "not postponed"
 grep -qs "test h.later" "$work"/hop/*.eml && fail "postponed message delivered early"
 id=$(echo "$row" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["msg_id"])')
-V deliver "$id" | grep -q '^ok' || fail "deliver $id"
+grep -q '^ok' <<<"$(V deliver "$id")" || fail "deliver $id"
 wait_for hop "test h.later"
 echo "ok: postpone, released by hand"
 

@@ -241,8 +241,10 @@ class TestProtocol(SimCase):
 
     def test_register_unregister(self):
         c = Client(self.port, self.ca)
+        n = self.rejected("unregistered")
         code, _ = c.brief(["b" * 40])
         self.assertEqual(code, 401)             # not registered yet
+        self.assertEqual(self.rejected("unregistered"), n + 1)
         self.assertEqual(c.register()[0], 200)
         self.assertIn(c.uuid.lower(), self.stats()["registered_clients"])
         self.assertEqual(c.brief(["b" * 40])[0], 200)
@@ -477,7 +479,9 @@ class TestCommandLineFaultAndLifetime(unittest.TestCase):
                 if os.path.exists(pf):
                     break
                 time.sleep(0.05)
-            c = Client(int(open(pf).read()), os.path.join(d, "cert.pem"))
+            with open(pf) as f:
+                port = int(f.read())
+            c = Client(port, os.path.join(d, "cert.pem"))
             self.assertEqual(c.call("test_connection")[0], 503)
             self.assertEqual(p.wait(5), 0)      # exits by itself
         finally:
