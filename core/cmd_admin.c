@@ -334,18 +334,15 @@ static int show_quarantined(const struct cmd_globals *g,
 		free(c);
 	}
 	const char *path = json_string_value(json_object_get(row, "detail"));
-	FILE *f = path ? fopen(path, "rb") : NULL;
-	if (f == NULL) {
-		fprintf(stderr, "vigil: %s: %s\n", path ? path : "?", strerror(errno));
+	size_t n;
+	char *err = NULL;
+	unsigned char *data = path ? read_whole_file(path, &n, &err) : NULL;
+	if (data == NULL) {
+		fprintf(stderr, "vigil: %s\n", err ? err : "no file");
+		free(err);
 		json_decref(row);
 		return 2;
 	}
-	size_t cap = 1 << 16, n = 0, got;
-	unsigned char *data = xmalloc(cap);
-	while ((got = fread(data + n, 1, cap - n, f)) > 0)
-		if ((n += got) == cap)
-			data = xrealloc(data, cap *= 2);
-	fclose(f);
 	/* headers as stored, then the parts as vigil sees them */
 	puts("\n-- headers");
 	for (size_t i = 0; i < n; i++) {

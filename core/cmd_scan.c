@@ -14,40 +14,12 @@
 #include "host.h"
 #include "report.h"
 
-/* Read a whole file ("-" = stdin) into a malloc'd buffer. */
-static unsigned char *slurp(const char *path, size_t *size_r, char **error_r)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (f == NULL) {
-		*error_r = xasprintf("%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	size_t cap = 1 << 16, n = 0;
-	unsigned char *buf = xmalloc(cap);
-	size_t got;
-	while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += got;
-		if (n == cap)
-			buf = xrealloc(buf, cap *= 2);
-	}
-	int failed = ferror(f);
-	if (f != stdin)
-		fclose(f);
-	if (failed) {
-		*error_r = xasprintf("%s: read error", path);
-		free(buf);
-		return NULL;
-	}
-	*size_r = n;
-	return buf;
-}
-
 static int scan_one(struct host *h, const char *path, int json,
 		    const char *sender, const struct strvec *rcpts)
 {
 	size_t size;
 	char *err = NULL;
-	unsigned char *raw = slurp(path, &size, &err);
+	unsigned char *raw = read_whole_file(path, &size, &err);
 	if (raw == NULL) {
 		fprintf(stderr, "vigil: %s\n", err);
 		free(err);

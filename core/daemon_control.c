@@ -91,17 +91,15 @@ static char *unquarantine(struct daemon *d, const char *id, int scan)
 		return xasprintf("error no quarantined message %s", id);
 	}
 	const char *path = json_string_value(json_object_get(row, "detail"));
-	FILE *f = path ? fopen(path, "rb") : NULL;
-	if (f == NULL) {
+	size_t n;
+	char *err = NULL;
+	unsigned char *data = path ? read_whole_file(path, &n, &err) : NULL;
+	if (data == NULL) {
+		char *answer = xasprintf("error %s", err ? err : "no file");
+		free(err);
 		json_decref(row);
-		return xasprintf("error %s: %s", path ? path : "?", strerror(errno));
+		return answer;
 	}
-	size_t cap = 1 << 16, n = 0, got;
-	unsigned char *data = xmalloc(cap);
-	while ((got = fread(data + n, 1, cap - n, f)) > 0)
-		if ((n += got) == cap)
-			data = xrealloc(data, cap *= 2);
-	fclose(f);
 	struct strvec rcpts = {0};
 	char *list = xstrdup(json_string_value(json_object_get(row, "rcpts")));
 	for (char *save = NULL, *r = strtok_r(list, ",", &save); r;

@@ -5,6 +5,7 @@
  */
 #include "util.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,32 @@ void errlist_at(struct errlist *e, const config_setting_t *s, const char *fmt,
 void errlist_free(struct errlist *e)
 {
 	strvec_free(&e->lines);
+}
+
+unsigned char *read_whole_file(const char *path, size_t *size_r, char **error_r)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 1 << 16, n = 0, got;
+	unsigned char *buf = xmalloc(cap);
+	while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap)
+			buf = xrealloc(buf, cap *= 2);
+	}
+	int failed = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (failed) {
+		*error_r = xasprintf("%s: read error", path);
+		free(buf);
+		return NULL;
+	}
+	*size_r = n;
+	return buf;
 }
 
 bool glob_match(const char *pattern, const char *s)

@@ -46,6 +46,9 @@ static inline size_t errlist_count(const struct errlist *e)
 	return e->lines.n;
 }
 
+/* A whole file ("-" = stdin) in a malloc'd buffer; NULL with a reason. */
+unsigned char *read_whole_file(const char *path, size_t *size_r, char **error_r);
+
 /* `*` and `?` globs, case-insensitive. */
 bool glob_match(const char *pattern, const char *s);
 /* The domain part of an address ("" when there is none). */
