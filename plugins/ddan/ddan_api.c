@@ -850,13 +850,39 @@ static char *sha1_list(struct ddan_conn *conn, const char *op,
 	return body;
 }
 
+/* The signed PUT both batch operations make: "sha1;sha1;..." as the text
+ * body, a 2xx expected. On success *r holds the reply (caller frees). */
+static int put_sha1_list(struct ddan_conn *conn, const char *op,
+			 const char *const *sha1s, size_t n,
+			 struct ddan_reply *r, char **error_r)
+{
+	struct ddan_req req;
+	size_t len;
+	char *body = sha1_list(conn, op, sha1s, n, &len, error_r);
+	int rc = 0;
+
+	if (body == NULL)
+		return -1;
+	req_init(&req, conn, op, "PUT", 1);
+	req_add_time(&req);
+	req_add_challenge(&req);
+	req.kind = BODY_TEXT;
+	req.body = body;
+	req.body_len = len;
+	if (perform(conn, &req, r, error_r) < 0 ||
+	    expect_ok(conn, req.op, r, error_r) < 0) {
+		reply_free(r);
+		rc = -1;
+	}
+	free(body);
+	return rc;
+}
+
 int ddan_check_duplicate(struct ddan_conn *conn, const char *const *sha1s,
 			 size_t n, int *known, char **error_r)
 {
-	struct ddan_req req;
 	struct ddan_reply r;
-	char *body;
-	size_t len, i, pos;
+	size_t i, pos;
 
 	if (error_r != NULL)
 		*error_r = NULL;
@@ -864,23 +890,9 @@ int ddan_check_duplicate(struct ddan_conn *conn, const char *const *sha1s,
 		known[i] = 0;
 	if (n == 0)
 		return 0;
-	body =
-	    sha1_list(conn, "check_duplicate_sample", sha1s, n, &len, error_r);
-	if (body == NULL)
+	if (put_sha1_list(conn, "check_duplicate_sample", sha1s, n, &r,
+			  error_r) < 0)
 		return -1;
-	req_init(&req, conn, "check_duplicate_sample", "PUT", 1);
-	req_add_time(&req);
-	req_add_challenge(&req);
-	req.kind = BODY_TEXT;
-	req.body = body;
-	req.body_len = len;
-	if (perform(conn, &req, &r, error_r) < 0 ||
-	    expect_ok(conn, req.op, &r, error_r) < 0) {
-		reply_free(&r);
-		free(body);
-		return -1;
-	}
-	free(body);
 	/* the reply lists known hashes separated by ';' (or whitespace) */
 	pos = 0;
 	while (r.body != NULL && pos < r.len) {
@@ -1154,12 +1166,10 @@ static void brief_entry(xmlNode *e, void *arg)
 int ddan_brief_report(struct ddan_conn *conn, const char *const *sha1s,
 		      size_t n, struct ddan_brief *out, char **error_r)
 {
-	struct ddan_req req;
 	struct ddan_reply r;
 	struct brief_ctx b = {sha1s, n, out};
 	xmlDoc *doc;
-	char *body;
-	size_t len, i, j;
+	size_t i, j;
 
 	if (error_r != NULL)
 		*error_r = NULL;
@@ -1174,22 +1184,8 @@ int ddan_brief_report(struct ddan_conn *conn, const char *const *sha1s,
 	}
 	if (n == 0)
 		return 0;
-	body = sha1_list(conn, "get_brief_report", sha1s, n, &len, error_r);
-	if (body == NULL)
+	if (put_sha1_list(conn, "get_brief_report", sha1s, n, &r, error_r) < 0)
 		return -1;
-	req_init(&req, conn, "get_brief_report", "PUT", 1);
-	req_add_time(&req);
-	req_add_challenge(&req);
-	req.kind = BODY_TEXT;
-	req.body = body;
-	req.body_len = len;
-	if (perform(conn, &req, &r, error_r) < 0 ||
-	    expect_ok(conn, req.op, &r, error_r) < 0) {
-		reply_free(&r);
-		free(body);
-		return -1;
-	}
-	free(body);
 	doc = parse_xml(&r);
 	reply_free(&r);
 	if (doc == NULL) {
