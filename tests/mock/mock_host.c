@@ -42,7 +42,21 @@ struct mock_host {
 	size_t n_domains;
 	char errbuf[8][512];
 	size_t n_err;
-	size_t tickets_done;
+	size_t tickets_done, tickets_noted;
+	char last_note[512];
+	struct {
+		const vigil_command_ops *ops;
+		void *ctx;
+	} commands[MAX_REG];
+	size_t n_commands;
+	struct mock_kv *kv;
+};
+
+/* The persistent store, in memory. */
+struct mock_kv {
+	struct mock_kv *next;
+	char *ns, *key, *value;
+	time_t expires;
 };
 
 struct mock_message {
@@ -287,6 +301,120 @@ static void eval_ticket(vigil_eval *ev, const char *ticket)
 			 "%s", ticket);
 }
 
+static int reg_command(vigil_host *h, const vigil_command_ops *ops,
+		       void *ctx, const char **error_r)
+{
+	mock_host *m = (mock_host *)h;
+	if (m->n_commands == MAX_REG) {
+		*error_r = "too many commands";
+		return -1;
+	}
+	m->commands[m->n_commands].ops = ops;
+	m->commands[m->n_commands++].ctx = ctx;
+	return 0;
+}
+
+static struct mock_kv **kv_find(mock_host *m, const char *ns, const char *key)
+{
+	struct mock_kv **p = &m->kv;
+	while (*p != NULL &&
+	       (strcmp((*p)->ns, ns) != 0 || strcmp((*p)->key, key) != 0))
+		p = &(*p)->next;
+	return p;
+}
+
+static void kv_unlink(struct mock_kv **p)
+{
+	struct mock_kv *e = *p;
+	*p = e->next;
+	free(e->ns);
+	free(e->key);
+	free(e->value);
+	free(e);
+}
+
+static int kv_put(vigil_host *h, const char *ns, const char *key,
+		  const char *value, time_t expires)
+{
+	struct mock_kv **p = kv_find((mock_host *)h, ns, key);
+	if (*p != NULL)
+		kv_unlink(p);
+	if (value == NULL)
+		return 0;
+	struct mock_kv *e = calloc(1, sizeof *e);
+	if (e == NULL)
+		abort();
+	e->ns = strdup(ns);
+	e->key = strdup(key);
+	e->value = strdup(value);
+	e->expires = expires;
+	e->next = ((mock_host *)h)->kv;
+	((mock_host *)h)->kv = e;
+	return 0;
+}
+
+static char *kv_get(vigil_host *h, const char *ns, const char *key,
+		    time_t *expires_r)
+{
+	struct mock_kv *e = *kv_find((mock_host *)h, ns, key);
+	if (e == NULL || (e->expires != 0 && e->expires <= time(NULL)))
+		return NULL;
+	if (expires_r != NULL)
+		*expires_r = e->expires;
+	return strdup(e->value);
+}
+
+static int kv_foreach(vigil_host *h, const char *ns, vigil_kv_fn each,
+		      void *ctx)
+{
+	for (struct mock_kv *e = ((mock_host *)h)->kv; e != NULL; e = e->next)
+		if (strcmp(e->ns, ns) == 0 &&
+		    (e->expires == 0 || e->expires > time(NULL)) &&
+		    each(ctx, e->key, e->value, e->expires) != 0)
+			break;
+	return 0;
+}
+
+static int kv_clear(vigil_host *h, const char *ns)
+{
+	struct mock_kv **p = &((mock_host *)h)->kv;
+	while (*p != NULL)
+		if (strcmp((*p)->ns, ns) == 0)
+			kv_unlink(p);
+		else
+			p = &(*p)->next;
+	return 0;
+}
+
+static void ticket_note(vigil_host *h, const char *ticket,
+			const char *threat_type, const char *detail)
+{
+	mock_host *m = (mock_host *)h;
+	m->tickets_noted++;
+	snprintf(m->last_note, sizeof m->last_note, "%s|%s|%s", ticket,
+		 threat_type ? threat_type : "", detail ? detail : "");
+}
+
+static void ticket_progress(vigil_host *h, const char *ticket,
+			    time_t submitted, time_t last_query, int attempts,
+			    time_t expires)
+{
+	(void)h, (void)ticket, (void)submitted, (void)last_query;
+	(void)attempts, (void)expires;
+}
+
+static void eval_threat(vigil_eval *ev, const char *threat_type)
+{
+	struct mock_eval_report *r = ((struct mock_eval_ctx *)ev)->report;
+	snprintf(r->threat, sizeof r->threat, "%s", threat_type);
+}
+
+static const char *msg_id(vigil_message *msg)
+{
+	(void)msg;
+	return "mock-message";
+}
+
 static const vigil_host_api mock_api = {
 	.register_condition = reg_condition,
 	.register_action = reg_action,
@@ -310,7 +438,32 @@ static const vigil_host_api mock_api = {
 	.eval_detail = eval_detail,
 	.eval_part = eval_part,
 	.eval_ticket = eval_ticket,
+	.register_command = reg_command,
+	.kv_put = kv_put,
+	.kv_get = kv_get,
+	.kv_foreach = kv_foreach,
+	.kv_clear = kv_clear,
+	.ticket_note = ticket_note,
+	.ticket_progress = ticket_progress,
+	.eval_threat = eval_threat,
+	.message_id = msg_id,
 };
+
+int mock_host_command(mock_host *m, int argc, char **argv, FILE *out)
+{
+	for (size_t i = 0; i < m->n_commands; i++)
+		if (strcmp(m->commands[i].ops->name, argv[0]) == 0)
+			return m->commands[i].ops->run(m->commands[i].ctx,
+						       argc - 1, argv + 1, out);
+	return 2;
+}
+
+size_t mock_host_tickets_noted(mock_host *m, const char **last_r)
+{
+	if (last_r != NULL)
+		*last_r = m->last_note;
+	return m->tickets_noted;
+}
 
 mock_host *mock_host_new(void)
 {
@@ -515,6 +668,8 @@ void mock_host_free(mock_host *m)
 		return;
 	if (m->plugin && m->plugin->fini)
 		m->plugin->fini(m->plugin_state);
+	while (m->kv != NULL)
+		kv_unlink(&m->kv);
 	for (size_t i = 0; i < m->n_timers; i++)
 		if (m->timers[i].ud.free)
 			m->timers[i].ud.free(m->timers[i].ud.data);

@@ -35,6 +35,13 @@ void mock_host_fire_timers(mock_host *m, time_t now);
 
 /* Tickets the plugin declared done through ticket_done(). */
 size_t mock_host_tickets_done(mock_host *m);
+/* Calls of ticket_note(); *last_r = "ticket|threat_type|detail". */
+size_t mock_host_tickets_noted(mock_host *m, const char **last_r);
+
+/* Run a registered command group: argv[0] is its name ("va"). Returns the
+ * command's exit code, 2 when no such group is registered. The mock's
+ * key-value store (kv_put/kv_get) lives in memory until mock_host_free. */
+int mock_host_command(mock_host *m, int argc, char **argv, FILE *out);
 
 /* Messages made by hand. Parts are typed by the registered typer. */
 vigil_message *mock_message_new(mock_host *m, const char *sender,
@@ -54,6 +61,7 @@ struct mock_eval_report {
 	const vigil_part *part;
 	char tickets[8][128];
 	size_t n_tickets;
+	char threat[128]; /* from eval_threat() */
 };
 
 /* Compile one condition from libconfig text (the condition's group body,

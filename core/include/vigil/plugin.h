@@ -21,6 +21,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -32,7 +33,7 @@ extern "C" {
 #endif
 
 #define VIGIL_ABI_MAJOR 1
-#define VIGIL_ABI_MINOR 0
+#define VIGIL_ABI_MINOR 1
 
 /* Build facts that must agree between core and plugin. */
 #define VIGIL_BUILD_SIGNATURE                                                  \
@@ -70,12 +71,20 @@ static inline int vigil_action_rank(vigil_action a)
 
 /* What a condition answers. PENDING means "a verdict is on its way": the
  * condition names one or more tickets with vigil_eval_ticket(), the message
- * is parked, and the rule is evaluated again once every ticket is done. */
+ * is parked, and the rule is evaluated again once every ticket is done.
+ *
+ * UNDECIDED (ABI 1.1) comes only from a verdict source: it took the sample
+ * but nobody will wait for its verdict (the Virtual Analyzer in async mode,
+ * or a message an administrator released from VA scanning). The caller
+ * says what "no verdict" means: a hold is bypassed (the core's va_submit
+ * treats it as no match), a detection stands (ATSE and SNAP act on their
+ * own finding). A condition never returns it. */
 typedef enum vigil_result {
 	VIGIL_NO_MATCH = 0,
 	VIGIL_MATCH,
 	VIGIL_ERROR,
-	VIGIL_PENDING
+	VIGIL_PENDING,
+	VIGIL_UNDECIDED
 } vigil_result;
 
 /* Policy phases, in the order they run. */
@@ -159,6 +168,22 @@ typedef void (*vigil_typer_fn)(void *ctx, const unsigned char *data,
 
 typedef void (*vigil_timer_fn)(void *ctx, time_t now);
 
+/* A command group of the `vigil` tool (ABI 1.1): `vigil NAME ARGS...`
+ * runs run() in the daemon's current generation when vigild is up, else in
+ * a generation the tool builds itself (same config, same store). Output
+ * goes to `out`; run() returns 0 (done), 1 (failed) or 2 (usage). status()
+ * (may be NULL) adds the plugin's lines to `vigil status`. */
+typedef struct vigil_command_ops {
+	const char *name;  /* "va", "so" */
+	const char *usage; /* "va status|cache list|cache clear|unregister" */
+	int (*run)(void *ctx, int argc, char **argv, FILE *out);
+	void (*status)(void *ctx, FILE *out);
+} vigil_command_ops;
+
+/* One row of the persistent key-value store, for vigil_kv_foreach(). */
+typedef int (*vigil_kv_fn)(void *ctx, const char *key, const char *value,
+			   time_t expires);
+
 /* The core's side. Append only (and bump VIGIL_ABI_MINOR). */
 struct vigil_host_api {
 	/* registration, from init() only */
@@ -211,7 +236,37 @@ struct vigil_host_api {
 	void (*eval_part)(vigil_eval *ev, const vigil_part *part);
 	void (*eval_ticket)(vigil_eval *ev, const char *ticket);
 
-	void *spare[16];
+	/* ---- ABI 1.1 ---- */
+	int (*register_command)(vigil_host *h, const vigil_command_ops *ops,
+				void *ctx, const char **error_r);
+	/* Small persistent data in vigil's store (shared by every generation
+	 * and process), by namespace: use the plugin's name. kv_put with a
+	 * NULL value deletes; expires 0 = never. kv_get returns a malloc'd
+	 * copy, NULL when absent or expired. All return -1 when vigil runs
+	 * without a store (e.g. `vigil scan`). Safe from any thread. */
+	int (*kv_put)(vigil_host *h, const char *ns, const char *key,
+		      const char *value, time_t expires);
+	char *(*kv_get)(vigil_host *h, const char *ns, const char *key,
+			time_t *expires_r);
+	int (*kv_foreach)(vigil_host *h, const char *ns, vigil_kv_fn each,
+			  void *ctx);
+	int (*kv_clear)(vigil_host *h, const char *ns);
+	/* The verdict behind a ticket handed out with UNDECIDED arrived:
+	 * update the policy events logged with that ticket. */
+	void (*ticket_note)(vigil_host *h, const char *ticket,
+			    const char *threat_type, const char *detail);
+	/* Progress of a ticket messages are parked on, for the VA queue view
+	 * (`vigil queue list --area va`). Any time may be 0 (unknown). */
+	void (*ticket_progress)(vigil_host *h, const char *ticket,
+				time_t submitted, time_t last_query,
+				int attempts, time_t expires);
+	/* The advanced threat type of a match, e.g. "Analyzed advanced
+	 * threat", for the policy event. */
+	void (*eval_threat)(vigil_eval *ev, const char *threat_type);
+	/* vigil's internal id of the message, "" when it has none */
+	const char *(*message_id)(vigil_message *msg);
+
+	void *spare[8];
 };
 
 /* The public heads of the core's objects: each begins with the table. */
@@ -343,6 +398,35 @@ static inline void vigil_eval_part(vigil_eval *ev, const vigil_part *part)
 static inline void vigil_eval_ticket(vigil_eval *ev, const char *ticket)
 {
 	ev->api->eval_ticket(ev, ticket);
+}
+static inline void vigil_eval_threat(vigil_eval *ev, const char *threat_type)
+{
+	ev->api->eval_threat(ev, threat_type);
+}
+static inline int vigil_register_command(vigil_host *h,
+					 const vigil_command_ops *ops,
+					 void *ctx, const char **error_r)
+{
+	return h->api->register_command(h, ops, ctx, error_r);
+}
+static inline int vigil_kv_put(vigil_host *h, const char *ns, const char *key,
+			       const char *value, time_t expires)
+{
+	return h->api->kv_put(h, ns, key, value, expires);
+}
+static inline char *vigil_kv_get(vigil_host *h, const char *ns,
+				 const char *key, time_t *expires_r)
+{
+	return h->api->kv_get(h, ns, key, expires_r);
+}
+static inline int vigil_kv_foreach(vigil_host *h, const char *ns,
+				   vigil_kv_fn each, void *ctx)
+{
+	return h->api->kv_foreach(h, ns, each, ctx);
+}
+static inline int vigil_kv_clear(vigil_host *h, const char *ns)
+{
+	return h->api->kv_clear(h, ns);
 }
 
 #ifdef __cplusplus
