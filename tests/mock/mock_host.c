@@ -409,6 +409,13 @@ static void eval_threat(vigil_eval *ev, const char *threat_type)
 	snprintf(r->threat, sizeof r->threat, "%s", threat_type);
 }
 
+static void eval_intercept(vigil_eval *ev, vigil_action a)
+{
+	struct mock_eval_report *r = ((struct mock_eval_ctx *)ev)->report;
+	r->intercept = a;
+	r->intercept_set = 1;
+}
+
 static const char *msg_id(vigil_message *msg)
 {
 	(void)msg;
@@ -447,6 +454,7 @@ static const vigil_host_api mock_api = {
 	.ticket_progress = ticket_progress,
 	.eval_threat = eval_threat,
 	.message_id = msg_id,
+	.eval_intercept = eval_intercept,
 };
 
 int mock_host_command(mock_host *m, int argc, char **argv, FILE *out)

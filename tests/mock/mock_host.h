@@ -62,6 +62,8 @@ struct mock_eval_report {
 	char tickets[8][128];
 	size_t n_tickets;
 	char threat[128]; /* from eval_threat() */
+	vigil_action intercept; /* from eval_intercept(), if intercept_set */
+	int intercept_set;
 };
 
 /* Compile one condition from libconfig text (the condition's group body,

@@ -265,8 +265,12 @@ struct vigil_host_api {
 	void (*eval_threat)(vigil_eval *ev, const char *threat_type);
 	/* vigil's internal id of the message, "" when it has none */
 	const char *(*message_id)(vigil_message *msg);
+	/* A hidden rule's condition sets the intercept of this match (e.g.
+	 * PASS for an object whose action is "log": the event is still
+	 * logged). Ignored for the administrator's own rules. */
+	void (*eval_intercept)(vigil_eval *ev, vigil_action intercept);
 
-	void *spare[8];
+	void *spare[7];
 };
 
 /* The public heads of the core's objects: each begins with the table. */
@@ -402,6 +406,10 @@ static inline void vigil_eval_ticket(vigil_eval *ev, const char *ticket)
 static inline void vigil_eval_threat(vigil_eval *ev, const char *threat_type)
 {
 	ev->api->eval_threat(ev, threat_type);
+}
+static inline void vigil_eval_intercept(vigil_eval *ev, vigil_action a)
+{
+	ev->api->eval_intercept(ev, a);
 }
 static inline int vigil_register_command(vigil_host *h,
 					 const vigil_command_ops *ops,
