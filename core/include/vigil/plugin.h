@@ -270,7 +270,7 @@ struct vigil_host_api {
 	 * logged). Ignored for the administrator's own rules. */
 	void (*eval_intercept)(vigil_eval *ev, vigil_action intercept);
 
-	void *spare[7];
+	void *spare[6];
 };
 
 /* The public heads of the core's objects: each begins with the table. */
