@@ -23,7 +23,7 @@
 /* The settings these commands need (store, control socket) come from the
  * main file. A mistake elsewhere (a broken drop-in the daemon refused on
  * reload) is a warning here: the administrator still needs the queues. */
-static struct vigil_config *load_config(const struct cmd_globals *g)
+struct vigil_config *cmd_load_config(const struct cmd_globals *g)
 {
 	struct errlist errors = {0};
 	struct vigil_config *cfg = config_load(g->config_path, &errors);
@@ -46,19 +46,23 @@ static struct store *open_store(const struct vigil_config *cfg)
 	return s;
 }
 
-/* Send one command to vigild; print its answer. Exit 0 on "ok"/JSON. */
-static int control(const struct vigil_config *cfg, const char *command)
+/* Send one command to vigild and return its answer (malloc'd), or NULL
+ * when vigild cannot be reached (said on stderr unless `quiet`). */
+char *cmd_control_ask(const struct vigil_config *cfg, const char *command,
+		      int quiet)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	snprintf(sun.sun_path, sizeof sun.sun_path, "%s",
 		 cfg->daemon.control_socket);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
-		fprintf(stderr, "vigil: cannot reach vigild at %s: %s (is it "
-				"running?)\n", sun.sun_path, strerror(errno));
+		if (!quiet)
+			fprintf(stderr, "vigil: cannot reach vigild at %s: %s "
+					"(is it running?)\n",
+				sun.sun_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return 2;
+		return NULL;
 	}
 	struct timeval tv = {60, 0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -68,22 +72,29 @@ static int control(const struct vigil_config *cfg, const char *command)
 	if (sent < 0) {
 		fprintf(stderr, "vigil: %s\n", strerror(errno));
 		close(fd);
-		return 2;
+		return NULL;
 	}
 	char buf[4096];
-	size_t len = 0;
 	ssize_t n;
 	char *answer = xstrdup("");
 	while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
 		char *t = xasprintf("%s%.*s", answer, (int)n, buf);
 		free(answer);
 		answer = t;
-		len += (size_t)n;
 	}
 	close(fd);
+	return answer;
+}
+
+/* Send one command to vigild; print its answer. Exit 0 on "ok"/JSON. */
+static int control(const struct vigil_config *cfg, const char *command)
+{
+	char *answer = cmd_control_ask(cfg, command, 0);
+	if (answer == NULL)
+		return 2;
 	int rc = strncmp(answer, "ok", 2) == 0 || answer[0] == '{' ? 0 : 1;
 	fputs(answer, rc ? stderr : stdout);
-	if (len == 0) {
+	if (*answer == '\0') {
 		fputs("vigil: no answer from vigild\n", stderr);
 		rc = 2;
 	}
@@ -267,7 +278,7 @@ static int cmd_queue(const struct cmd_globals *g, int argc, char **argv)
 	/* "quarantine" means every quarantine area */
 	if (o.f.area && strcmp(o.f.area, "quarantine") == 0)
 		o.f.area = "quarantine:";
-	struct vigil_config *cfg = load_config(g);
+	struct vigil_config *cfg = cmd_load_config(g);
 	struct store *s = cfg ? open_store(cfg) : NULL;
 	if (s == NULL) {
 		config_free(cfg);
@@ -297,7 +308,7 @@ static int cmd_log(const struct cmd_globals *g, int argc, char **argv)
 		      "       [--recipient P] [--subject P] [--format table|json|csv]\n", stderr);
 		return 2;
 	}
-	struct vigil_config *cfg = load_config(g);
+	struct vigil_config *cfg = cmd_load_config(g);
 	struct store *s = cfg ? open_store(cfg) : NULL;
 	if (s == NULL) {
 		config_free(cfg);
@@ -352,7 +363,7 @@ static int show_quarantined(const struct cmd_globals *g,
 		}
 	}
 	puts("-- parts");
-	struct host *h = cmd_load_host(g);
+	struct host *h = cmd_load_host(g, NULL);
 	struct msg *m = h ? host_message(h, data, n) : msg_new(data, n, &cfg->limits, NULL, NULL);
 	size_t np;
 	const vigil_part *parts = msg_parts(m, &np);
@@ -373,7 +384,7 @@ static int cmd_quarantine(const struct cmd_globals *g, int argc, char **argv)
 		fputs("usage: vigil quarantine show|release|reprocess|delete ID\n", stderr);
 		return 2;
 	}
-	struct vigil_config *cfg = load_config(g);
+	struct vigil_config *cfg = cmd_load_config(g);
 	if (cfg == NULL)
 		return 2;
 	int rc;
@@ -390,7 +401,7 @@ static int cmd_quarantine(const struct cmd_globals *g, int argc, char **argv)
 
 static int cmd_control(const struct cmd_globals *g, const char *command)
 {
-	struct vigil_config *cfg = load_config(g);
+	struct vigil_config *cfg = cmd_load_config(g);
 	if (cfg == NULL)
 		return 2;
 	int rc = control(cfg, command);

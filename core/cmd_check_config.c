@@ -15,7 +15,7 @@ int cmd_check_config(const struct cmd_globals *g, int argc, char **argv)
 		fputs("usage: vigil check-config\n", stderr);
 		return 2;
 	}
-	struct host *h = cmd_load_host(g);
+	struct host *h = cmd_load_host(g, NULL);
 	if (h == NULL) {
 		fputs("vigil: configuration has errors (see above)\n", stderr);
 		return 1;

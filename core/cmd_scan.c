@@ -82,7 +82,7 @@ int cmd_scan(const struct cmd_globals *g, int argc, char **argv)
 		strvec_free(&rcpts);
 		return 2;
 	}
-	struct host *h = cmd_load_host(g);
+	struct host *h = cmd_load_host(g, NULL);
 	if (h == NULL) {
 		strvec_free(&rcpts);
 		return 2;

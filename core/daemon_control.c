@@ -2,7 +2,9 @@
  * daemon_control.c - the control socket: one command a connection, one
  * answer, for `vigil reload|status|quarantine release|...`. The socket is
  * mode 0660, so only root and the vigil user can change live state.
- * Commands: status, reload, release ID, reprocess ID, delete ID, deliver ID.
+ * Commands: status, reload, release ID, reprocess ID, delete ID, deliver ID,
+ * va-release ID, and `plugin ["GROUP", "ARG", ...]` for the command groups
+ * plugins register (answered {"rc": N, "output": "..."}).
  */
 #include <errno.h>
 #include <pwd.h>
@@ -75,6 +77,23 @@ static char *status_json(struct daemon *d)
 	json_object_set_new(o, "deliver_queue",
 			    json_integer((json_int_t)(d->deliverq.ids.n - d->deliverq.head)));
 	pthread_mutex_unlock(&d->deliverq.lock);
+	json_t *plugins = json_object();
+	struct generation *g = daemon_gen_acquire(d);
+	struct host *h = g->host;
+	for (size_t i = 0; i < h->n_commands; i++) {
+		if (h->commands[i].ops->status == NULL)
+			continue;
+		char *text = NULL;
+		size_t len = 0;
+		FILE *out = open_memstream(&text, &len);
+		h->commands[i].ops->status(h->commands[i].ctx, out);
+		fclose(out);
+		json_object_set_new(plugins, h->commands[i].ops->name,
+				    json_string(text ? text : ""));
+		free(text);
+	}
+	json_object_set_new(o, "plugins", plugins);
+	daemon_gen_release(d, g);
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -161,6 +180,86 @@ static char *deliver_now(struct daemon *d, const char *id)
 	return xasprintf("ok %s queued for delivery", id);
 }
 
+/* A plugin's command group, run in the current generation. */
+static char *plugin_command(struct daemon *d, const char *args)
+{
+	json_t *argv_j = json_loads(args, 0, NULL);
+	size_t argc = json_array_size(argv_j);
+	if (argc == 0 || argc > 64) {
+		json_decref(argv_j);
+		return xstrdup("error usage: plugin [\"GROUP\", ARGS...]");
+	}
+	char **argv = xcalloc(argc + 1, sizeof *argv);
+	for (size_t i = 0; i < argc; i++) {
+		const char *a = json_string_value(json_array_get(argv_j, i));
+		argv[i] = xstrdup(a ? a : "");
+	}
+	json_decref(argv_j);
+	struct generation *g = daemon_gen_acquire(d);
+	const struct host_command *c = host_command(g->host, argv[0]);
+	char *text = NULL;
+	size_t len = 0;
+	int rc = 2;
+	FILE *out = open_memstream(&text, &len);
+	if (c == NULL)
+		fprintf(out, "vigil: no plugin offers the command '%s'\n",
+			argv[0]);
+	else
+		rc = c->ops->run(c->ctx, (int)argc - 1, argv + 1, out);
+	fclose(out);
+	daemon_gen_release(d, g);
+	json_t *o = json_pack("{s:i, s:s}", "rc", rc, "output", text ? text : "");
+	char *answer = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	free(text);
+	for (size_t i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+	return answer;
+}
+
+/* Take a message held for a verdict out of Virtual Analyzer scanning: it
+ * is evaluated again at once, and the VA answers "undecided" for it, so
+ * the other rules decide. */
+static char *va_release(struct daemon *d, const char *id)
+{
+	char *err = NULL;
+	json_t *st = spool_id_valid(id) ? spool_state(d->spool, id, &err) : NULL;
+	const char *stage = json_string_value(json_object_get(st, "stage"));
+	if (st == NULL || stage == NULL || strcmp(stage, "va") != 0) {
+		free(err);
+		json_decref(st);
+		return xasprintf("error no message %s held for a verdict", id);
+	}
+	json_t *policy = json_object_get(st, "policy");
+	if (json_is_object(policy))
+		json_object_set_new(policy, "va_bypass", json_true());
+	int rc = spool_update_state(d->spool, id, st, &err);
+	json_decref(st);
+	if (rc != 0) {
+		char *a = xasprintf("error %s", err);
+		free(err);
+		return a;
+	}
+	pthread_mutex_lock(&d->lock);
+	int found = 0;
+	for (size_t i = 0; i < d->n_waiting;) {
+		if (strcmp(d->waiting[i].id, id) != 0) {
+			i++;
+			continue;
+		}
+		free(d->waiting[i].ticket);
+		d->waiting[i] = d->waiting[--d->n_waiting];
+		found = 1;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (found) /* else a worker has it now, and sees the flag */
+		workq_push(&d->scanq, id);
+	daemon_log(d, LOG_INFO, "%s: released from Virtual Analyzer scanning",
+		   id);
+	return xasprintf("ok %s released from Virtual Analyzer scanning", id);
+}
+
 static char *run_command(struct daemon *d, char *line)
 {
 	char *arg = strchr(line, ' ');
@@ -187,6 +286,10 @@ static char *run_command(struct daemon *d, char *line)
 	}
 	if (arg == NULL || *arg == '\0')
 		return xasprintf("error usage: %s ID", line);
+	if (strcmp(line, "plugin") == 0)
+		return plugin_command(d, arg);
+	if (strcmp(line, "va-release") == 0)
+		return va_release(d, arg);
 	if (strcmp(line, "release") == 0)
 		return unquarantine(d, arg, 0);
 	if (strcmp(line, "reprocess") == 0)
@@ -207,7 +310,7 @@ static void *control_thread(void *arg)
 			continue;
 		struct timeval tv = {5, 0};
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		char line[512];
+		char line[4096];
 		size_t len = 0;
 		ssize_t n = 1;
 		while (len < sizeof line - 1 && memchr(line, '\n', len) == NULL &&

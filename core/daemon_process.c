@@ -27,6 +27,8 @@ static const struct policy_actions *actions_of(const struct host *h,
 		return &h->policy.security_violation;
 	if (strcmp(name, "malformed") == 0)
 		return &h->policy.malformed;
+	if (strcmp(name, "va_exception") == 0)
+		return &h->policy.va_exception;
 	for (size_t i = 0; i < h->policy.n_rules; i++)
 		if (strcmp(h->policy.rules[i].name, name) == 0)
 			return &h->policy.rules[i].actions;
@@ -39,7 +41,8 @@ static json_t *entry_of(json_t *report, const char *name)
 	const char *display = strcmp(name, "security_violation") == 0 ?
 				      "Security settings violation" :
 			      strcmp(name, "malformed") == 0 ? "Malformed message" :
-							       name;
+			      strcmp(name, "va_exception") == 0 ? VA_EXCEPTION_NAME :
+								  name;
 	size_t i;
 	json_t *e;
 	json_array_foreach(report, i, e)
@@ -56,6 +59,9 @@ static json_t *hit_of(json_t *entry)
 	json_t *c;
 	json_array_foreach(json_object_get(entry, "conditions"), i, c)
 		if (json_is_true(json_object_get(c, "matched")))
+			return c;
+	json_array_foreach(json_object_get(entry, "conditions"), i, c)
+		if (json_object_get(c, "ticket") != NULL)
 			return c;
 	return json_array_get(json_object_get(entry, "conditions"), 0);
 }
@@ -112,10 +118,14 @@ static void log_events(struct ctx *c)
 	json_t *e;
 	json_array_foreach(c->st->report, i, e)
 	{
-		if (!json_is_true(json_object_get(e, "matched")))
-			continue;
 		json_t *hit = hit_of(e);
-		char *action = json_join(json_object_get(e, "actions"), " ");
+		/* a rule that did not match is logged when a verdict is still
+		 * to come for it (async): the event then shows the verdict */
+		int matched = json_is_true(json_object_get(e, "matched"));
+		if (!matched && *jstr(hit, "ticket") == '\0')
+			continue;
+		char *action = matched ? json_join(json_object_get(e, "actions"), " ")
+				       : xstrdup("pass (verdict pending)");
 		struct store_event ev = {
 			.ts = time(NULL), .msg_id = c->id,
 			.message_id = c->message_id, .sender = c->m->sender,
@@ -124,8 +134,8 @@ static void log_events(struct ctx *c)
 			.condition = jstr(hit, "type"),
 			.detected = jstr(hit, "detail"),
 			.attachment = part_name(c->m, jstr(hit, "part")),
-			.action = action, .threat_type = "",
-			.scanner = c->d->hostname};
+			.action = action, .threat_type = jstr(hit, "threat"),
+			.scanner = c->d->hostname, .ticket = jstr(hit, "ticket")};
 		c->d->store->ops->event_add(c->d->store, &ev);
 		free(action);
 	}
@@ -377,6 +387,7 @@ static void scan(struct daemon *d, const char *id, json_t *state)
 	}
 	struct generation *g = daemon_gen_acquire(d);
 	struct msg *m = host_message(g->host, raw, size);
+	snprintf(m->id, sizeof m->id, "%s", id);
 	struct strvec rcpts = {0};
 	size_t i;
 	json_t *v;

@@ -5,11 +5,21 @@
  */
 #include "host.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loader.h"
+#include "store.h"
+
+#define VA_SOURCE "ddan"
+
+/* Tickets resolved by plugins, from any thread and any generation: the
+ * daemon's tick collects them. Process-wide, so a ticket a plugin of an
+ * old generation resolves after a reload still wakes its messages. */
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct strvec done_tickets;
 
 static struct host *H(vigil_host *h)
 {
@@ -57,6 +67,15 @@ const struct host_action *host_action(const struct host *h, const char *name)
 	for (size_t i = 0; i < h->n_actions; i++)
 		if (strcmp(h->actions[i].ops->name, name) == 0)
 			return &h->actions[i];
+	return NULL;
+}
+
+const struct host_command *host_command(const struct host *h,
+					const char *name)
+{
+	for (size_t i = 0; i < h->n_commands; i++)
+		if (strcmp(h->commands[i].ops->name, name) == 0)
+			return &h->commands[i];
 	return NULL;
 }
 
@@ -237,20 +256,102 @@ static int api_verdict_available(vigil_host *vh, const char *source)
 	return host_verdict(H(vh), source) != NULL;
 }
 
+/* The Virtual Analyzer's answers leave two marks on the evaluation: an
+ * ERROR calls for the scanning exception, and a message released from VA
+ * scanning gets UNDECIDED without asking. */
 static vigil_result api_verdict_query(vigil_host *vh, const char *source,
 				      vigil_message *msg,
-				      const vigil_part *part, vigil_eval *ev)
+				      const vigil_part *part, vigil_eval *e)
 {
+	struct host_eval *ev = (struct host_eval *)e;
+	int va = strcmp(source, VA_SOURCE) == 0;
+	if (va && ev->va_bypass) {
+		vigil_eval_detail(e, "released from Virtual Analyzer scanning");
+		return VIGIL_UNDECIDED;
+	}
 	const struct host_verdict *v = host_verdict(H(vh), source);
 	if (v == NULL)
 		return VIGIL_ERROR;
-	return v->ops->query(v->ctx, msg, part, ev);
+	vigil_result r = v->ops->query(v->ctx, msg, part, e);
+	if (va && r == VIGIL_ERROR)
+		ev->va_error = true;
+	return r;
 }
 
 static void api_ticket_done(vigil_host *vh, const char *ticket)
 {
+	(void)vh;
+	pthread_mutex_lock(&done_lock);
+	strvec_push(&done_tickets, ticket);
+	pthread_mutex_unlock(&done_lock);
+}
+
+static int api_register_command(vigil_host *vh, const vigil_command_ops *ops,
+				void *ctx, const char **error_r)
+{
 	struct host *h = H(vh);
-	strvec_push(&h->tickets_done, ticket);
+	if (registering(h, error_r) != 0)
+		return -1;
+	if (ops == NULL || ops->name == NULL || ops->run == NULL) {
+		*error_r = host_errorf(h, "plugin %s: incomplete command ops",
+				       h->loading);
+		return -1;
+	}
+	if (host_command(h, ops->name) != NULL) {
+		*error_r = host_errorf(h, "plugin %s: command '%s' is already "
+					  "registered",
+				       h->loading, ops->name);
+		return -1;
+	}
+	*PUSH(h->commands, h->n_commands, h->cap_commands) =
+		(struct host_command){ops, ctx};
+	return 0;
+}
+
+static int api_kv_put(vigil_host *vh, const char *ns, const char *key,
+		      const char *value, time_t expires)
+{
+	struct store *s = H(vh)->store;
+	return s ? s->ops->pkv_put(s, ns, key, value, expires) : -1;
+}
+
+static char *api_kv_get(vigil_host *vh, const char *ns, const char *key,
+			time_t *expires_r)
+{
+	struct store *s = H(vh)->store;
+	return s ? s->ops->pkv_get(s, ns, key, expires_r) : NULL;
+}
+
+static int api_kv_foreach(vigil_host *vh, const char *ns, vigil_kv_fn each,
+			  void *ctx)
+{
+	struct store *s = H(vh)->store;
+	return s ? s->ops->pkv_foreach(s, ns, each, ctx) : -1;
+}
+
+static int api_kv_clear(vigil_host *vh, const char *ns)
+{
+	struct store *s = H(vh)->store;
+	return s ? s->ops->pkv_clear(s, ns) : -1;
+}
+
+static void api_ticket_note(vigil_host *vh, const char *ticket,
+			    const char *threat_type, const char *detail)
+{
+	struct store *s = H(vh)->store;
+	if (s != NULL)
+		s->ops->event_note(s, ticket, threat_type ? threat_type : "",
+				   detail ? detail : "");
+}
+
+static void api_ticket_progress(vigil_host *vh, const char *ticket,
+				time_t submitted, time_t last_query,
+				int attempts, time_t expires)
+{
+	struct store *s = H(vh)->store;
+	if (s != NULL)
+		s->ops->queue_progress(s, ticket, submitted, last_query,
+				       attempts, expires);
 }
 
 static void api_vlog(vigil_host *vh, int level, const char *fmt, va_list ap)
@@ -317,6 +418,27 @@ static void api_eval_ticket(vigil_eval *e, const char *ticket)
 		strvec_push(ev->tickets, ticket);
 }
 
+static void api_eval_threat(vigil_eval *e, const char *threat_type)
+{
+	struct host_eval *ev = (struct host_eval *)e;
+	free(ev->threat);
+	ev->threat = threat_type ? xstrdup(threat_type) : NULL;
+}
+
+static void api_eval_intercept(vigil_eval *e, vigil_action intercept)
+{
+	struct host_eval *ev = (struct host_eval *)e;
+	if (intercept < VIGIL_ACTION_COUNT) {
+		ev->intercept = intercept;
+		ev->intercept_set = true;
+	}
+}
+
+static const char *api_message_id(vigil_message *m)
+{
+	return ((struct msg *)m)->id;
+}
+
 static const vigil_host_api host_api = {
 	.register_condition = api_register_condition,
 	.register_action = api_register_action,
@@ -340,6 +462,16 @@ static const vigil_host_api host_api = {
 	.eval_detail = api_eval_detail,
 	.eval_part = api_eval_part,
 	.eval_ticket = api_eval_ticket,
+	.register_command = api_register_command,
+	.kv_put = api_kv_put,
+	.kv_get = api_kv_get,
+	.kv_foreach = api_kv_foreach,
+	.kv_clear = api_kv_clear,
+	.ticket_note = api_ticket_note,
+	.ticket_progress = api_ticket_progress,
+	.eval_threat = api_eval_threat,
+	.message_id = api_message_id,
+	.eval_intercept = api_eval_intercept,
 };
 
 void host_eval_init(struct host_eval *ev, struct strvec *tickets)
@@ -352,7 +484,8 @@ void host_eval_init(struct host_eval *ev, struct strvec *tickets)
 void host_eval_clear(struct host_eval *ev)
 {
 	free(ev->detail);
-	ev->detail = NULL;
+	free(ev->threat);
+	ev->detail = ev->threat = NULL;
 	ev->part = NULL;
 }
 
@@ -428,7 +561,8 @@ static int load_plugin(struct host *h, const config_setting_t *s,
 	return 0;
 }
 
-struct host *host_new(const char *config_path, struct errlist *errors)
+struct host *host_new(const char *config_path, struct store *store,
+		      struct errlist *errors)
 {
 	size_t before = errlist_count(errors);
 	struct vigil_config *cfg = config_load(config_path, errors);
@@ -437,6 +571,7 @@ struct host *host_new(const char *config_path, struct errlist *errors)
 	struct host *h = xcalloc(1, sizeof *h);
 	h->pub.api = &host_api;
 	h->cfg = cfg;
+	h->store = store;
 	if (errlist_count(errors) == before) {
 		for (size_t i = 0; i < cfg->n_plugins; i++)
 			load_plugin(h, cfg->plugins[i], errors);
@@ -479,8 +614,8 @@ void host_free(struct host *h)
 	free(h->conds);
 	free(h->actions);
 	free(h->verdicts);
+	free(h->commands);
 	strvec_free(&h->strings);
-	strvec_free(&h->tickets_done);
 	config_free(h->cfg);
 	free(h);
 }
@@ -496,9 +631,13 @@ void host_run_timers(struct host *h, time_t now)
 	}
 }
 
-void host_take_done_tickets(struct host *h, struct strvec *out)
+void host_take_done_tickets(struct strvec *out)
 {
-	for (size_t i = 0; i < h->tickets_done.n; i++)
-		strvec_push(out, h->tickets_done.v[i]);
-	strvec_free(&h->tickets_done);
+	pthread_mutex_lock(&done_lock);
+	struct strvec taken = done_tickets;
+	done_tickets = (struct strvec){0};
+	pthread_mutex_unlock(&done_lock);
+	for (size_t i = 0; i < taken.n; i++)
+		strvec_push(out, taken.v[i]);
+	strvec_free(&taken);
 }

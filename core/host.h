@@ -45,6 +45,11 @@ struct host_hidden_rule {
 	char *area;
 };
 
+struct host_command {
+	const vigil_command_ops *ops;
+	void *ctx;
+};
+
 struct host_timer {
 	unsigned interval;
 	time_t next;
@@ -52,9 +57,12 @@ struct host_timer {
 	vigil_userdata ud;
 };
 
+struct store;
+
 struct host {
 	struct vigil_host pub;
 	struct vigil_config *cfg;
+	struct store *store; /* shared by generations; NULL offline */
 
 	struct host_plugin *plugins;
 	size_t n_plugins, cap_plugins;
@@ -68,6 +76,8 @@ struct host {
 	size_t n_hidden, cap_hidden;
 	struct host_timer *timers;
 	size_t n_timers, cap_timers;
+	struct host_command *commands;
+	size_t n_commands, cap_commands;
 	vigil_typer_fn typer;
 	void *typer_ctx;
 
@@ -75,18 +85,25 @@ struct host {
 
 	const char *loading;      /* plugin whose init is running, or NULL */
 	struct strvec strings;    /* error strings handed to plugins */
-	struct strvec tickets_done;
 };
 
 /* What a condition reports while it is evaluated. */
 struct host_eval {
 	struct vigil_eval pub;
 	char *detail;
+	char *threat;            /* advanced threat type, NULL for none */
 	const vigil_part *part;
 	struct strvec *tickets;
+	vigil_action intercept;  /* a hidden rule's own, when intercept_set */
+	bool intercept_set;
+	bool va_error;  /* the Virtual Analyzer answered ERROR */
+	bool va_bypass; /* the message was released from VA scanning */
 };
 
-struct host *host_new(const char *config_path, struct errlist *errors);
+/* A generation from the config file. `store` (may be NULL) is where
+ * plugins keep persistent data; it must outlive the generation. */
+struct host *host_new(const char *config_path, struct store *store,
+		      struct errlist *errors);
 void host_free(struct host *h);
 
 const struct host_condition *host_condition(const struct host *h,
@@ -104,7 +121,11 @@ void host_eval_clear(struct host_eval *ev);
 
 /* Fire the timers that are due. */
 void host_run_timers(struct host *h, time_t now);
-/* Move the tickets plugins declared done into *out. */
-void host_take_done_tickets(struct host *h, struct strvec *out);
+/* Move the tickets plugins declared done (in any generation) into *out. */
+void host_take_done_tickets(struct strvec *out);
+
+/* The command group `name` registered by a plugin, or NULL. */
+const struct host_command *host_command(const struct host *h,
+					const char *name);
 
 #endif

@@ -58,6 +58,8 @@ struct msg {
 	char *malformed_reason; /* first problem seen, e.g. "truncated multipart" */
 	char *limit_hit;        /* e.g. "archive_max_depth (10)" */
 
+	char id[64]; /* vigil's internal (spool) id, "" offline */
+
 	void *priv; /* msg_*.c bookkeeping (buffers, strings) */
 };
 

@@ -78,7 +78,14 @@ struct policy {
 	struct policy_rule *rules; /* by phase, then order */
 	size_t n_rules, cap_rules;
 	struct policy_actions security_violation, malformed;
+	/* The Virtual Analyzer scanning exception (no verdict, an error,
+	 * expiry): the ddan plugin's `exception` actions. */
+	struct policy_actions va_exception;
+	bool has_va;
 };
+
+/* Display names of the scanning exceptions in reports and events. */
+#define VA_EXCEPTION_NAME "Virtual Analyzer scanning exception"
 
 /* Compile the config's rules and exceptions against the host's registries.
  * Returns 0, or -1 with FILE:LINE errors. */
@@ -101,7 +108,9 @@ struct policy_state {
 	char *area;             /* for quarantine */
 	struct strvec matched;  /* names of the rules whose actions apply */
 	struct strvec tickets;  /* when pending */
-	struct strvec exceptions; /* "security_violation", "malformed" */
+	struct strvec exceptions; /* "security_violation", "malformed",
+				     "va_exception" */
+	bool va_bypass;        /* released from Virtual Analyzer scanning */
 	json_t *report;         /* array: one entry a rule evaluated */
 };
 

@@ -370,6 +370,30 @@ static void rule_free(struct policy_rule *r)
 		free(r->name);
 }
 
+/* The Virtual Analyzer scanning exception: default quarantine, or what
+ * the ddan plugin's `exception` group says (the same keys as actions). */
+static void compile_va_exception(struct host *h, struct policy *p,
+				 struct errlist *errors)
+{
+	p->has_va = h->pub.api->verdict_available(&h->pub, VA_SOURCE);
+	if (!p->has_va)
+		return;
+	p->va_exception.intercept = VIGIL_ACTION_QUARANTINE;
+	p->va_exception.area = "default";
+	for (size_t i = 0; i < h->n_plugins; i++) {
+		if (strcmp(h->plugins[i].def->name, VA_SOURCE) != 0)
+			continue;
+		const config_setting_t *e =
+			config_setting_get_member(h->plugins[i].setting,
+						  "exception");
+		if (e != NULL && config_setting_is_group(e))
+			policy_actions_compile(h, e, &p->va_exception, errors);
+		else if (e != NULL)
+			errlist_at(errors, e, "'exception' must be a group of "
+					      "actions");
+	}
+}
+
 int policy_compile(struct host *h, struct policy *p, struct errlist *errors)
 {
 	size_t before = errlist_count(errors);
@@ -418,6 +442,7 @@ int policy_compile(struct host *h, struct policy *p, struct errlist *errors)
 	if (h->cfg->malformed.setting)
 		policy_actions_compile(h, h->cfg->malformed.setting,
 				       &p->malformed, errors);
+	compile_va_exception(h, p, errors);
 	return errlist_count(errors) == before ? 0 : -1;
 }
 
@@ -439,5 +464,6 @@ void policy_free(struct policy *p)
 	free(p->rules);
 	policy_actions_free(&p->security_violation);
 	policy_actions_free(&p->malformed);
+	policy_actions_free(&p->va_exception);
 	memset(p, 0, sizeof *p);
 }

@@ -195,17 +195,32 @@ static bool run_exceptions(struct host *h, struct msg *m,
 	return stop;
 }
 
+/* What a rule's conditions said beyond match / no match. */
+struct rule_outcome {
+	bool va_error;      /* the Virtual Analyzer failed to answer */
+	bool intercept_set; /* a hidden rule's condition chose its intercept */
+	vigil_action intercept;
+};
+
 /* One condition, with the Virtual Analyzer's confirmation when asked. */
 static vigil_result eval_condition(struct host *h, struct msg *m,
 				   const struct policy_condition *c,
-				   struct policy_state *st, json_t *entry)
+				   struct policy_state *st, json_t *entry,
+				   struct rule_outcome *out)
 {
 	struct host_eval ev;
 	host_eval_init(&ev, &st->tickets);
+	ev.va_bypass = st->va_bypass;
+	size_t tickets_before = st->tickets.n;
 	vigil_result r = c->ops->eval(c->data.data, &m->pub, &ev.pub);
-	if (r == VIGIL_MATCH && c->va_submit && ev.part != NULL)
+	if (r == VIGIL_MATCH && c->va_submit && ev.part != NULL) {
 		r = h->pub.api->verdict_query(&h->pub, VA_SOURCE, &m->pub,
 					      ev.part, &ev.pub);
+		if (r == VIGIL_UNDECIDED)
+			r = VIGIL_NO_MATCH; /* async or released: no hold */
+	}
+	if (r == VIGIL_UNDECIDED) /* conditions never answer it */
+		r = VIGIL_ERROR;
 	json_t *je = json_pack("{s:s}", "type", c->ops->type);
 	if (r == VIGIL_PENDING)
 		json_object_set_new(je, "pending", json_true());
@@ -219,6 +234,24 @@ static vigil_result eval_condition(struct host *h, struct msg *m,
 	json_object_set_new(je, "detail", json_string(ev.detail ? ev.detail : ""));
 	if (ev.part != NULL)
 		json_object_set_new(je, "part", json_string(ev.part->path));
+	if (ev.threat != NULL)
+		json_object_set_new(je, "threat", json_string(ev.threat));
+	/* Tickets named without waiting (async): the verdict will come later
+	 * and update this condition's event. */
+	if (r != VIGIL_PENDING && st->tickets.n > tickets_before) {
+		json_object_set_new(je, "ticket",
+				    json_string(st->tickets.v[tickets_before]));
+		while (st->tickets.n > tickets_before)
+			free(st->tickets.v[--st->tickets.n]);
+	}
+	if (r == VIGIL_ERROR && ev.va_error) {
+		json_object_set_new(je, "va_exception", json_true());
+		out->va_error = true;
+	}
+	if (ev.intercept_set && matched) {
+		out->intercept_set = true;
+		out->intercept = ev.intercept;
+	}
 	json_array_append_new(json_object_get(entry, "conditions"), je);
 	host_eval_clear(&ev);
 	if (r == VIGIL_MATCH || r == VIGIL_NO_MATCH)
@@ -230,11 +263,13 @@ static vigil_result eval_condition(struct host *h, struct msg *m,
  * counts as "not matched" and is visible in the report. */
 static vigil_result eval_rule(struct host *h, struct msg *m,
 			      const struct policy_rule *rule,
-			      struct policy_state *st, json_t *entry)
+			      struct policy_state *st, json_t *entry,
+			      struct rule_outcome *out)
 {
 	bool pending = false;
 	for (size_t i = 0; i < rule->n_conds; i++) {
-		vigil_result r = eval_condition(h, m, &rule->conds[i], st, entry);
+		vigil_result r = eval_condition(h, m, &rule->conds[i], st,
+						entry, out);
 		if (r == VIGIL_PENDING) {
 			pending = true;
 			continue;
@@ -248,6 +283,40 @@ static vigil_result eval_rule(struct host *h, struct msg *m,
 	if (pending)
 		return VIGIL_PENDING;
 	return rule->match_all ? VIGIL_MATCH : VIGIL_NO_MATCH;
+}
+
+/* The Virtual Analyzer could not give `rule` a verdict: the scanning
+ * exception acts, once per message, logged "Probable advanced threat".
+ * Returns true when its intercept ends evaluation. */
+static bool va_exception(const struct policy *p, struct policy_state *st,
+			 const struct policy_rule *rule, json_t *entry)
+{
+	for (size_t i = 0; i < st->exceptions.n; i++)
+		if (strcmp(st->exceptions.v[i], "va_exception") == 0)
+			return false;
+	json_t *hit = NULL, *c;
+	size_t i;
+	json_array_foreach(json_object_get(entry, "conditions"), i, c)
+		if (json_is_true(json_object_get(c, "va_exception")))
+			hit = c;
+	const char *detail = json_string_value(json_object_get(hit, "detail"));
+	const char *part = json_string_value(json_object_get(hit, "part"));
+	json_t *cond = json_pack("{s:s, s:b, s:s, s:s}", "type",
+				 "virtual_analyzer", "matched", 1, "detail",
+				 detail ? detail : "no verdict", "threat",
+				 "Probable advanced threat");
+	if (part != NULL)
+		json_object_set_new(cond, "part", json_string(part));
+	json_array_append_new(st->report,
+			      json_pack("{s:s, s:s, s:s, s:b, s:[o], s:o}",
+					"name", VA_EXCEPTION_NAME, "phase",
+					"exceptions", "rule", rule->name,
+					"matched", 1, "conditions", cond,
+					"actions",
+					policy_actions_describe(&p->va_exception)));
+	strvec_push(&st->exceptions, "va_exception");
+	strvec_push(&st->matched, "va_exception");
+	return decide(st, VA_EXCEPTION_NAME, &p->va_exception);
 }
 
 /* On resume after a reload, find the parked rule by name. */
@@ -297,7 +366,8 @@ vigil_result policy_eval(struct host *h, struct msg *m, struct policy_state *st)
 		json_t *entry = json_pack("{s:s, s:s, s:[]}", "name", rule->name,
 					  "phase", phase_name(rule->phase),
 					  "conditions");
-		vigil_result r = eval_rule(h, m, rule, st, entry);
+		struct rule_outcome out = {0};
+		vigil_result r = eval_rule(h, m, rule, st, entry, &out);
 		json_array_append_new(st->report, entry);
 		if (r == VIGIL_PENDING) {
 			json_object_set_new(entry, "matched", json_false());
@@ -309,15 +379,20 @@ vigil_result policy_eval(struct host *h, struct msg *m, struct policy_state *st)
 		}
 		json_object_set_new(entry, "matched", json_boolean(r == VIGIL_MATCH));
 		strvec_free(&st->tickets); /* decided without the verdicts */
-		if (r != VIGIL_MATCH)
+		if (r != VIGIL_MATCH) {
+			if (out.va_error && p->has_va &&
+			    va_exception(p, st, rule, entry))
+				break;
 			continue;
-		json_object_set_new(entry, "actions",
-				    policy_actions_describe(&rule->actions));
-		strvec_push(&st->matched, rule->name);
-		if (decide(st, rule->name, &rule->actions)) {
-			i = p->n_rules;
-			break;
 		}
+		/* a hidden rule's object may only be logged (intercept pass) */
+		struct policy_actions a = rule->actions;
+		if (rule->hidden && out.intercept_set)
+			a.intercept = out.intercept;
+		json_object_set_new(entry, "actions", policy_actions_describe(&a));
+		strvec_push(&st->matched, rule->name);
+		if (decide(st, rule->name, &a))
+			break;
 	}
 	st->next_rule = (int)p->n_rules;
 	return VIGIL_MATCH;

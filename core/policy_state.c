@@ -67,6 +67,8 @@ char *policy_state_save(const struct policy_state *st)
 				    json_string(st->intercept_rule));
 	if (st->area)
 		json_object_set_new(o, "area", json_string(st->area));
+	if (st->va_bypass)
+		json_object_set_new(o, "va_bypass", json_true());
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -106,6 +108,7 @@ int policy_state_load(struct policy_state *st, const char *text,
 	}
 	st->next_rule = (int)json_integer_value(next);
 	st->pending = json_is_true(json_object_get(o, "pending"));
+	st->va_bypass = json_is_true(json_object_get(o, "va_bypass"));
 	st->next_rule_name = opt_string(o, "next_rule_name");
 	st->intercept_rule = opt_string(o, "intercept_rule");
 	st->area = opt_string(o, "area");

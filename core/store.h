@@ -28,6 +28,7 @@ struct store_event {
 	const char *action;
 	const char *threat_type; /* advanced threat type, "" if none */
 	const char *scanner;     /* host name of the scanner node */
+	const char *ticket;      /* async verdict still to come, or "" */
 };
 
 /* A queue entry: the administrator's view of a message vigil holds.
@@ -76,6 +77,23 @@ struct store_ops {
 	/* small persistent settings (e.g. the VA client UUID) */
 	int (*kv_put)(struct store *s, const char *key, const char *value);
 	char *(*kv_get)(struct store *s, const char *key);
+	/* the verdict behind an async ticket: note it on its events */
+	int (*event_note)(struct store *s, const char *ticket,
+			  const char *threat_type, const char *detail);
+	/* Virtual Analyzer progress of the "va" rows parked on `ticket` */
+	int (*queue_progress)(struct store *s, const char *ticket,
+			      time_t submitted, time_t last_query,
+			      int attempts, time_t due);
+	/* plugins' persistent data (vigil_kv_*): value NULL deletes */
+	int (*pkv_put)(struct store *s, const char *ns, const char *key,
+		       const char *value, time_t expires);
+	char *(*pkv_get)(struct store *s, const char *ns, const char *key,
+			 time_t *expires_r);
+	int (*pkv_foreach)(struct store *s, const char *ns,
+			   int (*each)(void *ctx, const char *key,
+				       const char *value, time_t expires),
+			   void *ctx);
+	int (*pkv_clear)(struct store *s, const char *ns);
 	/* delete events and tracking rows older than `days` (0 = keep all);
 	 * queue rows stay until queue_remove: each is a message vigil holds */
 	int (*retention)(struct store *s, int days, time_t now);

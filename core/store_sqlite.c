@@ -25,7 +25,7 @@
 #include "util.h"
 
 /* Bump when the schema changes, and teach open_schema() to migrate. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 5000
@@ -35,13 +35,16 @@
 
 #define EVENT_COLS                                                             \
 	"ts, msg_id, message_id, sender, rcpts, subject, rule, phase, "        \
-	"condition, detected, attachment, action, threat_type, scanner"
+	"condition, detected, attachment, action, threat_type, scanner, "      \
+	"ticket"
 #define TRACK_COLS                                                             \
 	"msg_id, ts, size, sender, rcpts, subject, message_id, "               \
 	"final_action, delivery, updated"
 #define QUEUE_COLS                                                             \
 	"msg_id, area, ts, due, attempts, sender, rcpts, subject, "            \
 	"message_id, rule, detail, size"
+/* what `vigil queue list` shows: the Virtual Analyzer's progress too */
+#define QUEUE_LIST_COLS QUEUE_COLS ", submitted, last_query"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta ("
@@ -61,7 +64,8 @@ static const char schema_sql[] =
     " attachment TEXT NOT NULL DEFAULT '',"
     " action TEXT NOT NULL DEFAULT '',"
     " threat_type TEXT NOT NULL DEFAULT '',"
-    " scanner TEXT NOT NULL DEFAULT '');"
+    " scanner TEXT NOT NULL DEFAULT '',"
+    " ticket TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS events_ts ON events (ts);"
     "CREATE INDEX IF NOT EXISTS events_msg_id ON events (msg_id);"
     "CREATE TABLE IF NOT EXISTS tracking ("
@@ -88,13 +92,33 @@ static const char schema_sql[] =
     " message_id TEXT NOT NULL DEFAULT '',"
     " rule TEXT NOT NULL DEFAULT '',"
     " detail TEXT NOT NULL DEFAULT '',"
-    " size INTEGER NOT NULL DEFAULT 0);"
+    " size INTEGER NOT NULL DEFAULT 0,"
+    " submitted INTEGER NOT NULL DEFAULT 0,"
+    " last_query INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS queue_area ON queue (area, ts);"
     "CREATE INDEX IF NOT EXISTS queue_ts ON queue (ts);"
     "CREATE TABLE IF NOT EXISTS kv ("
     " key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS plugin_kv ("
+    " ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " expires INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (ns, key));"
     "INSERT OR IGNORE INTO meta (key, value)"
     " VALUES ('schema_version', '" STR(SCHEMA_VERSION) "');";
+
+/* Version 1 -> 2: async verdict tickets on events, the Virtual Analyzer's
+ * progress on queue rows. */
+static const char migrate_v2_sql[] =
+    "ALTER TABLE events ADD COLUMN ticket TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE queue ADD COLUMN submitted INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queue ADD COLUMN last_query INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version';";
+
+/* Indexes on columns a migration may have added. */
+static const char index_sql[] =
+    "CREATE INDEX IF NOT EXISTS events_ticket ON events (ticket)"
+    " WHERE ticket != '';"
+    "CREATE INDEX IF NOT EXISTS queue_detail ON queue (detail)"
+    " WHERE area = 'va';";
 
 enum stmt_id {
 	ST_EVENT_ADD,
@@ -105,6 +129,13 @@ enum stmt_id {
 	ST_QUEUE_GET,
 	ST_KV_PUT,
 	ST_KV_GET,
+	ST_EVENT_NOTE,
+	ST_QUEUE_PROGRESS,
+	ST_PKV_PUT,
+	ST_PKV_DEL,
+	ST_PKV_GET,
+	ST_PKV_LIST,
+	ST_PKV_CLEAR,
 	ST_PURGE_EVENTS,
 	ST_PURGE_TRACKING,
 	ST_COUNT
@@ -114,7 +145,26 @@ enum stmt_id {
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_EVENT_ADD] = "INSERT INTO events (" EVENT_COLS ") VALUES "
 		     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-		     "?13, ?14)",
+		     "?13, ?14, ?15)",
+    /* the verdict behind an async ticket arrived: the events say so */
+    [ST_EVENT_NOTE] = "UPDATE events SET threat_type = ?2, detected = "
+		      "CASE WHEN ?3 = '' THEN detected WHEN detected = '' "
+		      "THEN ?3 ELSE detected || '; ' || ?3 END, ticket = '' "
+		      "WHERE ticket = ?1 AND ticket != ''",
+    [ST_QUEUE_PROGRESS] = "UPDATE queue SET submitted = ?2, "
+			  "last_query = ?3, attempts = ?4, due = ?5 "
+			  "WHERE area = 'va' AND detail = ?1",
+    [ST_PKV_PUT] = "INSERT INTO plugin_kv (ns, key, value, expires) VALUES "
+		   "(?1, ?2, ?3, ?4) ON CONFLICT (ns, key) DO UPDATE SET "
+		   "value = excluded.value, expires = excluded.expires",
+    [ST_PKV_DEL] = "DELETE FROM plugin_kv WHERE ns = ?1 AND key = ?2",
+    [ST_PKV_GET] = "SELECT value, expires FROM plugin_kv WHERE ns = ?1 AND "
+		   "key = ?2 AND (expires = 0 OR expires > ?3)",
+    [ST_PKV_LIST] = "SELECT key, value, expires FROM plugin_kv WHERE "
+		    "ns = ?1 AND (expires = 0 OR expires > ?2) ORDER BY key",
+    /* clearing a namespace also drops its expired rows */
+    [ST_PKV_CLEAR] = "DELETE FROM plugin_kv WHERE ns = ?1 OR "
+		     "(expires != 0 AND expires <= ?2)",
     /* A second arrival for the same id (the subject became known)
      * replaces the arrival fields and keeps the outcome. */
     [ST_TRACK_ARRIVAL] =
@@ -143,7 +193,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		     "message_id = excluded.message_id, rule = excluded.rule, "
 		     "detail = excluded.detail, size = excluded.size",
     [ST_QUEUE_REMOVE] = "DELETE FROM queue WHERE msg_id = ?1",
-    [ST_QUEUE_GET] = "SELECT " QUEUE_COLS " FROM queue WHERE msg_id = ?1",
+    [ST_QUEUE_GET] = "SELECT " QUEUE_LIST_COLS " FROM queue WHERE msg_id = ?1",
     [ST_KV_PUT] = "INSERT INTO kv (key, value) VALUES (?1, ?2) "
 		  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
@@ -534,7 +584,34 @@ static int open_schema(sqlite3 *db, const char *path, char **error_r)
 		*error_r = db_error(db, path, "no schema version");
 		return -1;
 	}
-	/* version < SCHEMA_VERSION: migrations go here when there are any */
+	if (version == 1 && sqlite3_db_readonly(db, "main") != 1) {
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) !=
+			SQLITE_OK ||
+		    sqlite3_exec(db, migrate_v2_sql, NULL, NULL, &msg) !=
+			SQLITE_OK ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+			*error_r = xasprintf("%s: cannot migrate the schema "
+					     "to version 2: %s",
+					     path, msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		version = 2;
+	}
+	if (sqlite3_db_readonly(db, "main") != 1 && version == SCHEMA_VERSION &&
+	    sqlite3_exec(db, index_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		*error_r = xasprintf("%s: cannot create indexes: %s", path,
+				     msg ? msg : "unknown error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	if (version < SCHEMA_VERSION) {
+		*error_r = xasprintf("%s: schema version %d needs a migration "
+				     "(open it once with write access)",
+				     path, version);
+		return -1;
+	}
 	if (version > SCHEMA_VERSION) {
 		*error_r = xasprintf("%s: schema version %d is newer than this "
 				     "vigil's (%d)",
@@ -627,7 +704,8 @@ static int sq_event_add(struct store *s, const struct store_event *e)
 	    bind_text(st, 7, e->rule) && bind_text(st, 8, e->phase) &&
 	    bind_text(st, 9, e->condition) && bind_text(st, 10, e->detected) &&
 	    bind_text(st, 11, e->attachment) && bind_text(st, 12, e->action) &&
-	    bind_text(st, 13, e->threat_type) && bind_text(st, 14, e->scanner);
+	    bind_text(st, 13, e->threat_type) && bind_text(st, 14, e->scanner) &&
+	    bind_text(st, 15, e->ticket);
 	int rc = run(st, ok);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
@@ -708,6 +786,127 @@ static int sq_kv_put(struct store *s, const char *key, const char *value)
 	pthread_mutex_lock(&q->lock);
 	sqlite3_stmt *st = q->st[ST_KV_PUT];
 	int rc = run(st, bind_text(st, 1, key) && bind_text(st, 2, value));
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+static int sq_event_note(struct store *s, const char *ticket,
+			 const char *threat_type, const char *detail)
+{
+	struct sqlite_store *q = to_sq(s);
+	if (ticket == NULL || *ticket == '\0')
+		return -1;
+	pthread_mutex_lock(&q->lock);
+	sqlite3_stmt *st = q->st[ST_EVENT_NOTE];
+	int rc = run(st, bind_text(st, 1, ticket) &&
+			     bind_text(st, 2, threat_type) &&
+			     bind_text(st, 3, detail));
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+static int sq_queue_progress(struct store *s, const char *ticket,
+			     time_t submitted, time_t last_query, int attempts,
+			     time_t due)
+{
+	struct sqlite_store *q = to_sq(s);
+	if (ticket == NULL)
+		return -1;
+	pthread_mutex_lock(&q->lock);
+	sqlite3_stmt *st = q->st[ST_QUEUE_PROGRESS];
+	int rc = run(st, bind_text(st, 1, ticket) && bind_int(st, 2, submitted) &&
+			     bind_int(st, 3, last_query) &&
+			     bind_int(st, 4, attempts) && bind_int(st, 5, due));
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+static int sq_pkv_put(struct store *s, const char *ns, const char *key,
+		      const char *value, time_t expires)
+{
+	struct sqlite_store *q = to_sq(s);
+	if (ns == NULL || key == NULL)
+		return -1;
+	pthread_mutex_lock(&q->lock);
+	sqlite3_stmt *st = q->st[value ? ST_PKV_PUT : ST_PKV_DEL];
+	bool ok = bind_text(st, 1, ns) && bind_text(st, 2, key);
+	if (value != NULL)
+		ok = ok && bind_text(st, 3, value) && bind_int(st, 4, expires);
+	int rc = run(st, ok);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+static char *sq_pkv_get(struct store *s, const char *ns, const char *key,
+			time_t *expires_r)
+{
+	struct sqlite_store *q = to_sq(s);
+	if (ns == NULL || key == NULL)
+		return NULL;
+	pthread_mutex_lock(&q->lock);
+	sqlite3_stmt *st = q->st[ST_PKV_GET];
+	char *value = NULL;
+	if (bind_text(st, 1, ns) && bind_text(st, 2, key) &&
+	    bind_int(st, 3, time(NULL)) && sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		value = xstrdup(v ? v : "");
+		if (expires_r != NULL)
+			*expires_r = (time_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&q->lock);
+	return value;
+}
+
+/* The rows are read under the lock, then handed to `each` without it, so
+ * the callback may use the store. */
+static int sq_pkv_foreach(struct store *s, const char *ns,
+			  int (*each)(void *ctx, const char *key,
+				      const char *value, time_t expires),
+			  void *ctx)
+{
+	struct sqlite_store *q = to_sq(s);
+	if (ns == NULL)
+		return -1;
+	struct strvec keys = {0}, values = {0};
+	time_t *exp = NULL;
+	size_t cap = 0;
+	pthread_mutex_lock(&q->lock);
+	sqlite3_stmt *st = q->st[ST_PKV_LIST];
+	int rc = SQLITE_MISUSE;
+	if (bind_text(st, 1, ns) && bind_int(st, 2, time(NULL)))
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *k = (const char *)sqlite3_column_text(st, 0);
+			const char *v = (const char *)sqlite3_column_text(st, 1);
+			if (keys.n == cap) {
+				cap = cap ? cap * 2 : 64;
+				exp = xrealloc(exp, cap * sizeof *exp);
+			}
+			exp[keys.n] = (time_t)sqlite3_column_int64(st, 2);
+			strvec_push(&keys, k ? k : "");
+			strvec_push(&values, v ? v : "");
+		}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&q->lock);
+	for (size_t i = 0; rc == SQLITE_DONE && i < keys.n; i++)
+		if (each(ctx, keys.v[i], values.v[i], exp[i]) != 0)
+			break;
+	strvec_free(&keys);
+	strvec_free(&values);
+	free(exp);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int sq_pkv_clear(struct store *s, const char *ns)
+{
+	struct sqlite_store *q = to_sq(s);
+	if (ns == NULL)
+		return -1;
+	pthread_mutex_lock(&q->lock);
+	sqlite3_stmt *st = q->st[ST_PKV_CLEAR];
+	int rc = run(st, bind_text(st, 1, ns) && bind_int(st, 2, time(NULL)));
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
@@ -897,7 +1096,7 @@ static json_t *list(struct sqlite_store *q, const char *cols, const char *table,
 
 static json_t *sq_queue_list(struct store *s, const struct store_filter *f)
 {
-	return list(to_sq(s), QUEUE_COLS, "queue", true, f);
+	return list(to_sq(s), QUEUE_LIST_COLS, "queue", true, f);
 }
 
 static json_t *sq_events(struct store *s, const struct store_filter *f)
@@ -925,5 +1124,11 @@ const struct store_ops store_sqlite_ops = {
     .tracking = sq_tracking,
     .kv_put = sq_kv_put,
     .kv_get = sq_kv_get,
+    .event_note = sq_event_note,
+    .queue_progress = sq_queue_progress,
+    .pkv_put = sq_pkv_put,
+    .pkv_get = sq_pkv_get,
+    .pkv_foreach = sq_pkv_foreach,
+    .pkv_clear = sq_pkv_clear,
     .retention = sq_retention,
 };

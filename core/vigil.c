@@ -27,18 +27,26 @@ static const struct command {
 	{"reload", cmd_reload, "reload"},
 };
 
+/* Command groups plugins offer (run by cmd_plugin). */
+static const char *const plugin_usage[] = {
+	"va status|release ID|cache list|cache clear|unregister   (ddan plugin)",
+	"so list|sync|lookup VALUE   (ctd plugin)",
+};
+
 static void usage(FILE *out)
 {
 	fputs("usage: vigil [--config PATH] COMMAND [ARGS]\n\ncommands:\n", out);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  vigil %s\n", commands[i].usage);
+	for (size_t i = 0; i < sizeof plugin_usage / sizeof plugin_usage[0]; i++)
+		fprintf(out, "  vigil %s\n", plugin_usage[i]);
 	fputs("\nSee vigil(1).\n", out);
 }
 
-struct host *cmd_load_host(const struct cmd_globals *g)
+struct host *cmd_load_host(const struct cmd_globals *g, struct store *store)
 {
 	struct errlist errors = {0};
-	struct host *h = host_new(g->config_path, &errors);
+	struct host *h = host_new(g->config_path, store, &errors);
 	for (size_t i = 0; i < errors.lines.n; i++)
 		fprintf(stderr, "%s\n", errors.lines.v[i]);
 	errlist_free(&errors);
@@ -83,7 +91,16 @@ int main(int argc, char **argv)
 			optind = 1; /* the subcommand parses its own options */
 			return commands[i].run(&g, sub_argc, sub_argv);
 		}
-	fprintf(stderr, "vigil: unknown command '%s'\n", argv[optind]);
-	usage(stderr);
-	return 2;
+	/* not ours: perhaps a plugin's command group */
+	msg_library_init();
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	optind = 1;
+	int rc = cmd_plugin(&g, sub_argc, sub_argv);
+	if (rc == 3) {
+		fprintf(stderr, "vigil: unknown command '%s'\n", sub_argv[0]);
+		usage(stderr);
+		rc = 2;
+	}
+	return rc;
 }

@@ -57,7 +57,7 @@ void daemon_gen_release(struct daemon *d, struct generation *g)
 
 int daemon_reload(struct daemon *d, struct errlist *errors)
 {
-	struct host *h = host_new(d->config_path, errors);
+	struct host *h = host_new(d->config_path, d->store, errors);
 	if (h == NULL) {
 		for (size_t i = 0; i < errors->lines.n; i++)
 			daemon_log(d, LOG_ERR, "%s: %s",
@@ -144,22 +144,27 @@ void daemon_wait_ticket(struct daemon *d, const char *ticket, const char *id)
 	pthread_mutex_unlock(&d->lock);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Once a second: plugin timers, resolved tickets, due messages. */
 static void tick(struct daemon *d, time_t now)
 {
 	struct generation *g = daemon_gen_acquire(d);
-	struct strvec done = {0};
 	host_run_timers(g->host, now);
-	host_take_done_tickets(g->host, &done);
 	daemon_gen_release(d, g);
+	struct strvec done = {0};
+	host_take_done_tickets(&done);
+	/* sorted, so thousands of held messages cost a lookup each */
+	qsort(done.v, done.n, sizeof *done.v, cmp_str);
 
 	struct strvec wake = {0};
 	pthread_mutex_lock(&d->lock);
-	for (size_t i = 0; i < d->n_waiting;) {
-		size_t k = 0;
-		while (k < done.n && strcmp(done.v[k], d->waiting[i].ticket) != 0)
-			k++;
-		if (k == done.n) {
+	for (size_t i = 0; done.n > 0 && i < d->n_waiting;) {
+		if (bsearch(&d->waiting[i].ticket, done.v, done.n,
+			    sizeof *done.v, cmp_str) == NULL) {
 			i++;
 			continue;
 		}
@@ -303,16 +308,27 @@ int main(int argc, char **argv)
 	workq_init(&d->deliverq);
 	d->started = time(NULL);
 
+	/* The store first: plugins keep their data there from init() on. */
 	struct errlist errors = {0};
-	if (daemon_reload(d, &errors) != 0) {
+	struct vigil_config *boot = config_load(d->config_path, &errors);
+	char *err = NULL;
+	if (boot != NULL &&
+	    store_open(boot->store.backend, boot->store.path, &d->store,
+		       &err) != 0) {
+		daemon_log(d, LOG_ERR, "cannot start: %s", err);
+		return 1;
+	}
+	config_free(boot);
+	if (d->store == NULL || daemon_reload(d, &errors) != 0) {
+		for (size_t i = 0; d->store == NULL && i < errors.lines.n; i++)
+			daemon_log(d, LOG_ERR, "configuration refused: %s",
+				   errors.lines.v[i]);
 		errlist_free(&errors);
 		return 1;
 	}
 	errlist_free(&errors);
 	const struct vigil_config *cfg = d->gen->host->cfg;
-	char *err = NULL;
 	if ((d->spool = spool_open(cfg->daemon.spool_dir, &err)) == NULL ||
-	    store_open(cfg->store.backend, cfg->store.path, &d->store, &err) != 0 ||
 	    daemon_listen(d, &cfg->daemon.listen, &err) != 0 ||
 	    daemon_control_open(d, &err) != 0) {
 		daemon_log(d, LOG_ERR, "cannot start: %s", err);
@@ -387,6 +403,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < workers + senders; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
+	/* plugins stop their threads (fini) before the store they use goes */
+	struct generation *last = d->gen;
+	d->gen = NULL;
+	daemon_gen_release(d, last);
 	d->store->ops->close(d->store);
 	spool_close(d->spool);
 	daemon_log(d, LOG_INFO, "stopped");

@@ -16,8 +16,8 @@ static const struct {
 	const char *plugin;
 	const char *error_has[3];
 } bad[] = {
-	{"abi_major", {"abi_major.so", "built for plugin ABI 2.0", "this vigil has ABI 1.0"}},
-	{"abi_minor", {"abi_minor.so", "ABI 1.1, newer than this vigil's ABI 1.0"}},
+	{"abi_major", {"abi_major.so", "built for plugin ABI 2.0", "this vigil has ABI 1.1"}},
+	{"abi_minor", {"abi_minor.so", "ABI 1.2, newer than this vigil's ABI 1.1"}},
 	{"signature", {"signature.so", "build signature 0x", "does not match"}},
 	{"no_symbol", {"no_symbol.so", "no 'vigil_plugin' symbol"}},
 	{"nosuch", {"nosuch.so", "No such file"}},

@@ -237,7 +237,7 @@ START_TEST(test_pending_save_resume)
 	/* the verdict arrives: the plugin's timer resolves the ticket */
 	host_run_timers(h, time(NULL) + 5);
 	struct strvec done = {0};
-	host_take_done_tickets(h, &done);
+	host_take_done_tickets(&done);
 	ck_assert_int_eq(done.n, 1);
 	ck_assert_str_eq(done.v[0], "T1");
 	strvec_free(&done);

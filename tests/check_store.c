@@ -155,7 +155,7 @@ START_TEST(test_open_creates_wal_0640)
 		const char *sql, *want;
 	} cases[] = {
 	    {"PRAGMA journal_mode", "wal"},
-	    {"SELECT value FROM meta WHERE key = 'schema_version'", "1"},
+	    {"SELECT value FROM meta WHERE key = 'schema_version'", "2"},
 	    {"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 	     "name IN ('events', 'tracking', 'queue', 'kv', 'meta')",
 	     "5"},
@@ -338,7 +338,7 @@ START_TEST(test_event_row)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		ck_assert_str_eq(str(row, cases[i].key), cases[i].want);
 	ck_assert_int_eq(num(row, "ts"), 1000);
-	ck_assert_int_eq(json_object_size(row), 15);
+	ck_assert_int_eq(json_object_size(row), 16);
 	json_decref(rows);
 	/* the nasty values come back byte for byte; NULL fields as "" */
 	f = (struct store_filter){.since = 4000, .until = 4000};
@@ -510,7 +510,7 @@ START_TEST(test_queue)
 	for (size_t i = 0; keys[i]; i++)
 		ck_assert_msg(json_object_get(row, keys[i]) != NULL, "no %s",
 			      keys[i]);
-	ck_assert_int_eq(json_object_size(row), 13);
+	ck_assert_int_eq(json_object_size(row), 15);
 	ck_assert_str_eq(str(row, "detail"), "/var/q/q1");
 	ck_assert_int_eq(num(row, "size"), 11);
 	json_decref(row);
@@ -560,6 +560,144 @@ START_TEST(test_kv)
 		free(v);
 	}
 	o->close(s);
+	remove_db(path);
+}
+END_TEST
+
+/* Plugins' data: namespaces apart, expiry honoured, foreach in key order. */
+static int collect(void *ctx, const char *key, const char *value,
+		   time_t expires)
+{
+	char **acc = ctx;
+	char *t = xasprintf("%s%s=%s@%lld;", *acc, key, value,
+			    (long long)expires);
+	free(*acc);
+	*acc = t;
+	return 0;
+}
+
+START_TEST(test_plugin_kv)
+{
+	char *path = fresh_db();
+	struct store *s = open_ok(path);
+	const struct store_ops *o = s->ops;
+	time_t future = time(NULL) + 3600;
+	ck_assert_int_eq(o->pkv_put(s, "ddan", "b", "risk 3", future), 0);
+	ck_assert_int_eq(o->pkv_put(s, "ddan", "a", "risk 0", 0), 0);
+	ck_assert_int_eq(o->pkv_put(s, "ddan", "old", "gone", 1), 0);
+	ck_assert_int_eq(o->pkv_put(s, "ctd", "a", "other ns", 0), 0);
+	ck_assert_int_eq(o->pkv_put(s, "ddan", "a", "risk 1", 0), 0);
+
+	time_t exp = 0;
+	char *v = o->pkv_get(s, "ddan", "b", &exp);
+	ck_assert_str_eq(v, "risk 3");
+	ck_assert_int_eq(exp, future);
+	free(v);
+	ck_assert_ptr_null(o->pkv_get(s, "ddan", "old", NULL)); /* expired */
+	ck_assert_ptr_null(o->pkv_get(s, "DDAN", "a", NULL));
+
+	char *acc = xstrdup("");
+	ck_assert_int_eq(o->pkv_foreach(s, "ddan", collect, &acc), 0);
+	char *want = xasprintf("a=risk 1@0;b=risk 3@%lld;", (long long)future);
+	ck_assert_str_eq(acc, want);
+	free(want);
+	free(acc);
+
+	ck_assert_int_eq(o->pkv_put(s, "ddan", "a", NULL, 0), 0); /* delete */
+	ck_assert_ptr_null(o->pkv_get(s, "ddan", "a", NULL));
+	ck_assert_int_eq(o->pkv_clear(s, "ddan"), 0);
+	ck_assert_ptr_null(o->pkv_get(s, "ddan", "b", NULL));
+	v = o->pkv_get(s, "ctd", "a", NULL);
+	ck_assert_str_eq(v, "other ns");
+	free(v);
+	o->close(s);
+	remove_db(path);
+}
+END_TEST
+
+/* An async verdict notes its events; VA progress lands on "va" rows. */
+START_TEST(test_ticket_note_and_progress)
+{
+	char *path = fresh_db();
+	struct store *s = open_ok(path);
+	const struct store_ops *o = s->ops;
+	struct store_event e = {.ts = 10, .msg_id = "m1", .rule = "VA",
+				.detected = "pe in a.exe", .ticket = "sha1x"};
+	ck_assert_int_eq(o->event_add(s, &e), 0);
+	e.msg_id = "m2";
+	e.ticket = "";
+	ck_assert_int_eq(o->event_add(s, &e), 0);
+	ck_assert_int_eq(o->event_note(s, "sha1x", "Analyzed advanced threat",
+				       "risk 3 (high)"), 0);
+	ck_assert_int_eq(o->event_note(s, "", "x", "y"), -1);
+	json_t *rows = o->events(s, NULL);
+	ck_assert_int_eq(json_array_size(rows), 2);
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r) {
+		const char *id = json_string_value(json_object_get(r, "msg_id"));
+		const char *threat = json_string_value(json_object_get(r, "threat_type"));
+		const char *det = json_string_value(json_object_get(r, "detected"));
+		if (strcmp(id, "m1") == 0) {
+			ck_assert_str_eq(threat, "Analyzed advanced threat");
+			ck_assert_str_eq(det, "pe in a.exe; risk 3 (high)");
+			ck_assert_str_eq(json_string_value(json_object_get(r, "ticket")), "");
+		} else {
+			ck_assert_str_eq(threat, "");
+			ck_assert_str_eq(det, "pe in a.exe");
+		}
+	}
+	json_decref(rows);
+
+	struct store_queue_entry q = {.msg_id = "m3", .area = "va", .ts = 5,
+				      .detail = "sha1y"};
+	ck_assert_int_eq(o->queue_put(s, &q), 0);
+	ck_assert_int_eq(o->queue_progress(s, "sha1y", 100, 160, 2, 1900), 0);
+	json_t *row = o->queue_get(s, "m3");
+	ck_assert_int_eq(json_integer_value(json_object_get(row, "submitted")), 100);
+	ck_assert_int_eq(json_integer_value(json_object_get(row, "last_query")), 160);
+	ck_assert_int_eq(json_integer_value(json_object_get(row, "attempts")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(row, "due")), 1900);
+	json_decref(row);
+	o->close(s);
+	remove_db(path);
+}
+END_TEST
+
+/* A version 1 database (before the Virtual Analyzer) is migrated. */
+START_TEST(test_migrate_v1)
+{
+	char *path = fresh_db();
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+		"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+		"INSERT INTO meta VALUES ('schema_version', '1');"
+		"CREATE TABLE events (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+		" msg_id TEXT NOT NULL DEFAULT '', message_id TEXT NOT NULL DEFAULT '',"
+		" sender TEXT NOT NULL DEFAULT '', rcpts TEXT NOT NULL DEFAULT '',"
+		" subject TEXT NOT NULL DEFAULT '', rule TEXT NOT NULL DEFAULT '',"
+		" phase TEXT NOT NULL DEFAULT '', condition TEXT NOT NULL DEFAULT '',"
+		" detected TEXT NOT NULL DEFAULT '', attachment TEXT NOT NULL DEFAULT '',"
+		" action TEXT NOT NULL DEFAULT '', threat_type TEXT NOT NULL DEFAULT '',"
+		" scanner TEXT NOT NULL DEFAULT '');"
+		"INSERT INTO events (ts, msg_id) VALUES (7, 'old');"
+		"CREATE TABLE queue (msg_id TEXT PRIMARY KEY, area TEXT NOT NULL,"
+		" ts INTEGER NOT NULL, due INTEGER NOT NULL DEFAULT 0,"
+		" attempts INTEGER NOT NULL DEFAULT 0, sender TEXT NOT NULL DEFAULT '',"
+		" rcpts TEXT NOT NULL DEFAULT '', subject TEXT NOT NULL DEFAULT '',"
+		" message_id TEXT NOT NULL DEFAULT '', rule TEXT NOT NULL DEFAULT '',"
+		" detail TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0);",
+		NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct store *s = open_ok(path);
+	json_t *rows = s->ops->events(s, NULL);
+	ck_assert_int_eq(json_array_size(rows), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 0),
+							   "ticket")), "");
+	json_decref(rows);
+	ck_assert_int_eq(s->ops->pkv_put(s, "ddan", "k", "v", 0), 0);
+	s->ops->close(s);
 	remove_db(path);
 }
 END_TEST
@@ -808,6 +946,9 @@ int main(void)
 	tcase_add_test(tc, test_tracking);
 	tcase_add_test(tc, test_queue);
 	tcase_add_test(tc, test_kv);
+	tcase_add_test(tc, test_plugin_kv);
+	tcase_add_test(tc, test_ticket_note_and_progress);
+	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_retention);
 	tcase_add_test(tc, test_retention_batches);
 	tcase_add_test(tc, test_threads);

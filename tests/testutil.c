@@ -66,7 +66,7 @@ struct host *tu_host(const char *body, char **errors_r)
 	char *text = xasprintf("plugin_dir = \"plugins\";\n%s", body);
 	char *path = tu_write("vigil.conf", text);
 	struct errlist errors = {0};
-	struct host *h = host_new(path, &errors);
+	struct host *h = host_new(path, NULL, &errors);
 	char *all = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&all, &len);
