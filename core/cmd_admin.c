@@ -262,11 +262,36 @@ static void print_rows(json_t *rows, const char *const *cols, enum format fmt)
 	}
 }
 
+/* The Virtual Analyzer queue's times, readable: 0 is "not yet". */
+static void va_times(json_t *rows)
+{
+	static const char *const keys[][2] = {{"submitted", "submitted"},
+					      {"last_query", "last_query"},
+					      {"due", "expires"}};
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+		for (size_t k = 0; k < 3; k++) {
+			time_t t = (time_t)json_integer_value(json_object_get(row, keys[k][0]));
+			char buf[32] = "";
+			struct tm tm;
+			if (t > 0)
+				strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S",
+					 localtime_r(&t, &tm));
+			json_object_set_new(row, keys[k][1], json_string(buf));
+		}
+}
+
 static int cmd_queue(const struct cmd_globals *g, int argc, char **argv)
 {
 	static const char *const cols[] = {"msg_id", "area", "time", "sender",
 					   "rcpts", "subject", "rule", "attempts",
 					   "due", "detail", NULL};
+	/* held for a verdict: the Virtual Analyzer's progress */
+	static const char *const va_cols[] = {"msg_id", "time", "sender",
+					      "rcpts", "subject", "submitted",
+					      "last_query", "attempts",
+					      "expires", "rule", NULL};
 	struct list_opts o;
 	if (argc < 2 || strcmp(argv[1], "list") != 0 ||
 	    parse_filters(argc - 1, argv + 1, &o, 1) < 0) {
@@ -285,7 +310,10 @@ static int cmd_queue(const struct cmd_globals *g, int argc, char **argv)
 		return 2;
 	}
 	json_t *rows = s->ops->queue_list(s, &o.f);
-	print_rows(rows, cols, o.format);
+	int va = o.f.area && strcmp(o.f.area, "va") == 0;
+	if (va)
+		va_times(rows);
+	print_rows(rows, va ? va_cols : cols, o.format);
 	json_decref(rows);
 	s->ops->close(s);
 	config_free(cfg);
@@ -296,7 +324,8 @@ static int cmd_log(const struct cmd_globals *g, int argc, char **argv)
 {
 	static const char *const policy_cols[] = {
 		"time", "msg_id", "sender", "rcpts", "subject", "rule", "phase",
-		"condition", "detected", "attachment", "action", NULL};
+		"condition", "detected", "attachment", "action", "threat_type",
+		NULL};
 	static const char *const tracking_cols[] = {
 		"time", "msg_id", "sender", "rcpts", "subject", "size",
 		"final_action", "delivery", NULL};

@@ -354,14 +354,28 @@ static void api_ticket_progress(vigil_host *vh, const char *ticket,
 				       attempts, expires);
 }
 
+static void (*log_sink)(void *ctx, int level, const char *line);
+static void *log_sink_ctx;
+
+void host_set_log_sink(void (*sink)(void *ctx, int level, const char *line),
+		       void *ctx)
+{
+	log_sink = sink;
+	log_sink_ctx = ctx;
+}
+
 static void api_vlog(vigil_host *vh, int level, const char *fmt, va_list ap)
 {
 	struct host *h = H(vh);
-	char *line = xvasprintf(fmt, ap);
-	if (level <= VIGIL_LOG_WARNING || getenv("VIGIL_DEBUG") != NULL)
-		fprintf(stderr, "vigil: %s%s%s\n", h->loading ? h->loading : "",
-			h->loading ? ": " : "", line);
-	free(line);
+	char *text = xvasprintf(fmt, ap);
+	char *line = h->loading ? xasprintf("%s: %s", h->loading, text) : text;
+	if (log_sink != NULL)
+		log_sink(log_sink_ctx, level, line);
+	else if (level <= VIGIL_LOG_WARNING || getenv("VIGIL_DEBUG") != NULL)
+		fprintf(stderr, "vigil: %s\n", line);
+	if (line != text)
+		free(line);
+	free(text);
 }
 
 static const vigil_part *api_message_parts(vigil_message *m, size_t *count_r)

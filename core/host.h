@@ -124,6 +124,12 @@ void host_run_timers(struct host *h, time_t now);
 /* Move the tickets plugins declared done (in any generation) into *out. */
 void host_take_done_tickets(struct strvec *out);
 
+/* Where plugins' log lines go (vigil_log): by default stderr, warnings
+ * and errors only (VIGIL_DEBUG=1: all); vigild sends them to its log.
+ * Levels are syslog's. */
+void host_set_log_sink(void (*sink)(void *ctx, int level, const char *line),
+		       void *ctx);
+
 /* The command group `name` registered by a plugin, or NULL. */
 const struct host_command *host_command(const struct host *h,
 					const char *name);

@@ -144,6 +144,12 @@ void daemon_wait_ticket(struct daemon *d, const char *ticket, const char *id)
 	pthread_mutex_unlock(&d->lock);
 }
 
+static void plugin_log(void *ctx, int level, const char *line)
+{
+	if (level < VIGIL_LOG_DEBUG || getenv("VIGIL_DEBUG") != NULL)
+		daemon_log(ctx, level, "%s", line);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -308,6 +314,7 @@ int main(int argc, char **argv)
 	workq_init(&d->deliverq);
 	d->started = time(NULL);
 
+	host_set_log_sink(plugin_log, d);
 	/* The store first: plugins keep their data there from init() on. */
 	struct errlist errors = {0};
 	struct vigil_config *boot = config_load(d->config_path, &errors);

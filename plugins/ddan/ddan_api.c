@@ -949,7 +949,8 @@ static char *safe_file_name(const char *name)
 }
 
 int ddan_upload(struct ddan_conn *conn, const char *sha1, const char *file_name,
-		const unsigned char *data, size_t size, char **error_r)
+		const unsigned char *data, size_t size,
+		enum ddan_sample_type type, char **error_r)
 {
 	struct ddan_req req;
 	struct ddan_reply r;
@@ -994,7 +995,7 @@ int ddan_upload(struct ddan_conn *conn, const char *sha1, const char *file_name,
 	req_add(&req, "X-DTAS-SourceName", conn->source_name);
 	req_add(&req, "X-DTAS-SHA1", lower);
 	req_add_time(&req);
-	req_add(&req, "X-DTAS-SampleType", "0"); /* 0: a file */
+	req_add(&req, "X-DTAS-SampleType", type == DDAN_SAMPLE_URL ? "1" : "0");
 	req_add_challenge(&req);
 	req.kind = BODY_MIME;
 	req.mime = mime;

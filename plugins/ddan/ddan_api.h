@@ -50,9 +50,13 @@ int ddan_unregister(struct ddan_conn *conn, char **error_r);
 int ddan_check_duplicate(struct ddan_conn *conn, const char *const *sha1s,
 			 size_t n, int *known, char **error_r);
 
-/* Submits data as a file sample (SampleType 0); sha1 is its SHA-1 in hex. */
+enum ddan_sample_type { DDAN_SAMPLE_FILE = 0, DDAN_SAMPLE_URL = 1 };
+
+/* Submits data as a sample: a file, or a URL list (one URL a line); sha1
+ * is the SHA-1 of data in hex. */
 int ddan_upload(struct ddan_conn *conn, const char *sha1, const char *file_name,
-		const unsigned char *data, size_t size, char **error_r);
+		const unsigned char *data, size_t size,
+		enum ddan_sample_type type, char **error_r);
 
 enum ddan_state {
 	DDAN_NOT_FOUND,

@@ -299,7 +299,7 @@ static void upload(struct ddan_conn *c, const char *name, const char *text,
 
 	sha1_of(text, strlen(text), sha);
 	ck_assert_msg(ddan_upload(c, sha, name, (const unsigned char *)text,
-				  strlen(text), &error) == 0,
+				  strlen(text), DDAN_SAMPLE_FILE, &error) == 0,
 		      "upload: %s", error);
 }
 
