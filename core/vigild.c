@@ -155,30 +155,44 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Once a second: plugin timers, resolved tickets, due messages. */
-static void tick(struct daemon *d, time_t now)
+/* Messages parked on tickets the plugins resolved go back to scanning. */
+static void wake_resolved(struct daemon *d, struct strvec *wake)
 {
-	struct generation *g = daemon_gen_acquire(d);
-	host_run_timers(g->host, now);
-	daemon_gen_release(d, g);
 	struct strvec done = {0};
 	host_take_done_tickets(&done);
+	if (done.n == 0)
+		return;
 	/* sorted, so thousands of held messages cost a lookup each */
 	qsort(done.v, done.n, sizeof *done.v, cmp_str);
-
-	struct strvec wake = {0};
 	pthread_mutex_lock(&d->lock);
-	for (size_t i = 0; done.n > 0 && i < d->n_waiting;) {
+	for (size_t i = 0; i < d->n_waiting;) {
 		if (bsearch(&d->waiting[i].ticket, done.v, done.n,
 			    sizeof *done.v, cmp_str) == NULL) {
 			i++;
 			continue;
 		}
-		strvec_push(&wake, d->waiting[i].id);
+		strvec_push(wake, d->waiting[i].id);
 		free(d->waiting[i].ticket);
 		d->waiting[i] = d->waiting[--d->n_waiting];
 	}
-	for (size_t i = 0; i < d->n_timed;) {
+	pthread_mutex_unlock(&d->lock);
+	strvec_free(&done);
+}
+
+/* Several times a second: resolved tickets (a verdict reaches its
+ * messages without waiting for the next second). Once a second: plugin
+ * timers and due messages. */
+static void tick(struct daemon *d, time_t now, int new_second)
+{
+	struct strvec wake = {0};
+	if (new_second) {
+		struct generation *g = daemon_gen_acquire(d);
+		host_run_timers(g->host, now);
+		daemon_gen_release(d, g);
+	}
+	wake_resolved(d, &wake);
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; new_second && i < d->n_timed;) {
 		if (d->timed[i].due > now) {
 			i++;
 			continue;
@@ -190,7 +204,6 @@ static void tick(struct daemon *d, time_t now)
 	for (size_t i = 0; i < wake.n; i++)
 		workq_push(&d->scanq, wake.v[i]);
 	strvec_free(&wake);
-	strvec_free(&done);
 }
 
 static void *scan_worker(void *arg)
@@ -380,10 +393,10 @@ int main(int argc, char **argv)
 	daemon_log(d, LOG_INFO, "ready: %d scanning threads, %d delivery threads",
 		   workers, senders);
 
-	time_t last_retention = 0;
+	time_t last_retention = 0, last_second = 0;
 	while (!d->stop) {
-		struct timespec one = {1, 0};
-		int sig = sigtimedwait(&set, NULL, &one);
+		struct timespec fifth = {0, 200 * 1000 * 1000};
+		int sig = sigtimedwait(&set, NULL, &fifth);
 		time_t now = time(NULL);
 		if (sig == SIGHUP) {
 			struct errlist e = {0};
@@ -394,7 +407,8 @@ int main(int argc, char **argv)
 			d->stop = 1;
 			break;
 		}
-		tick(d, now);
+		tick(d, now, now != last_second);
+		last_second = now;
 		if (now - last_retention > 3600) {
 			struct generation *g = daemon_gen_acquire(d);
 			d->store->ops->retention(d->store,

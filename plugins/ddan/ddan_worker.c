@@ -279,10 +279,16 @@ static void submit_queued(struct ddan *d, time_t now)
 /* ---- polling ---- */
 
 /* A done sample: get_report for the logged details (and the risk, when
- * the brief report could not give one). */
+ * the brief report could not give one). A verdict outside the security
+ * level needs no details: it is final at once, so its messages go on
+ * without another round trip. */
 static void conclude(struct ddan *d, struct ddan_conn *c, struct sample *s,
 		     int brief_risk)
 {
+	if (brief_risk >= 0 && !ddan_in_level(d, brief_risk)) {
+		finish(d, s, brief_risk, "", "");
+		return;
+	}
 	struct ddan_report rep;
 	char *err = NULL;
 	d->requests++;

@@ -82,7 +82,9 @@ JSON, reloaded when it changes, a missing file meaning "no faults"):
   "ops": ["get_report"]   restrict hang/status/malformed_xml/bad_checksum_reply
                           to these ops (default: all ops)
 
-No-auth control endpoints: GET /sim/stats (JSON counters), GET /sim/reset
+No-auth control endpoints: GET /sim/stats (JSON counters; "done_reported":
+sha1 -> when a get_brief_report first answered "done" for it, epoch
+seconds, for verdict-to-delivery timing), GET /sim/reset
 (zero the counters; samples and clients are kept).
 Stops by itself after --lifetime seconds (default 300); SIGTERM exits at once.
 One log line per request on stderr.
@@ -193,7 +195,7 @@ class Sim:
                           "rejected_total": 0, "responses": {},
                           "brief_report_items": 0, "refused_connections": 0,
                           "hung_requests": 0, "tls_failures": 0,
-                          "faulted_requests": 0}
+                          "faulted_requests": 0, "done_reported": {}}
 
     def bump(self, field, key=None, n=1):
         with self.lock:
@@ -539,9 +541,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.reject(400, "bad_request", op, "body is not sha1;sha1")
         sim.bump("brief_report_items", n=len(items))
         out = ['<?xml version="1.0" encoding="UTF-8"?>', "<REPORT>"]
+        now = time.time()
         for s in items:
             status, v = sim.status(s.lower())
             risk = sim.risk_text(v, f) if status == "done" else ""
+            if status == "done":
+                with sim.lock:
+                    sim.stats["done_reported"].setdefault(s.lower(), now)
             if status != "done" and v and status in ("error", "timeout"):
                 risk = str(v.get("risk", -1))
             out.append("<BRIEF_REPORT><SHA1>%s</SHA1><STATUS>%s</STATUS>"
