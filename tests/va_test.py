@@ -152,7 +152,7 @@ class VATest(unittest.TestCase):
         with open(os.path.join(confd, "30-ddan.conf"), "w") as f:
             f.write("""plugins = ( { name = "ddan";
   security_level = "high"; max_wait = 300;
-  query_delay = 1; query_interval = 1; max_attempts = 4;
+  query_delay = 1; query_interval = 1; max_attempts = 4; timeout = 3;
   mode = "%s"; cache_ttl = 82800;
   exception = { intercept = "quarantine"; area = "default"; notify = [ "admin-alert" ]; };
   product_name = "vigil"; source_id = 501; source_name = "vigil";
@@ -328,6 +328,29 @@ class VATest(unittest.TestCase):
                                                  "--format", "csv").splitlines()
                           if "busy one" in l])
 
+    def test_5b_lying_or_hanging_appliance_exception(self):
+        """Malformed XML, an impossible risk value, a hanging server: each
+        ends in the scanning exception, never in a verdict or a crash."""
+        cases = [("garbage xml", {"malformed_xml": True}, "no verdict after 4 queries"),
+                 ("risk seven", {"risk_value": 7}, "unreadable risk level"),
+                 ("hanging", {"hang": True, "ops": ["get_brief_report", "get_report"]},
+                  "no verdict after 4 queries")]
+        for subject, faults, why in cases:
+            self.a.set_faults(faults)
+            self.b.set_faults(faults)
+            try:
+                tag = subject.replace(" ", "")
+                self.send(message(subject, tag + ".exe", exe(tag)))
+                self.assertEqual(self.wait_final(subject, 90), "quarantine", subject)
+            finally:
+                self.a.set_faults({})
+                self.b.set_faults({})
+            exc = [e for e in self.events(subject)
+                   if e[0] == "Virtual Analyzer scanning exception"]
+            self.assertTrue(exc, subject)
+            self.assertEqual(exc[0][2], "Probable advanced threat")
+            self.assertIn(why, exc[0][3], subject)
+
     def test_6_release_from_va(self):
         """vigil va release ID: the message leaves VA scanning and the
         other rules decide."""
@@ -354,8 +377,9 @@ class VATest(unittest.TestCase):
         self.assertNotIn(API_KEY, out)
         cache = self.vigil("va", "cache", "list")
         self.assertIn(hashlib.sha1(exe("evil1")).hexdigest() + "  risk 3 (high)", cache)
-        status = self.vigil("status")
-        self.assertIn("registered", json.loads(status)["plugins"]["va"])
+        va = json.loads(self.vigil("status"))["plugins"]["va"]
+        self.assertIn("server 127.0.0.1:%d: " % self.a.port, va)
+        self.assertRegex(va, r"samples: \d+ queued, \d+ submitted, \d+ done")
 
     def test_8_cache_survives_restart(self):
         """A verdict cached before a restart answers after it: no upload,

@@ -89,9 +89,9 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--cache", required=True)
     ap.add_argument("--count", type=int, default=10000)
-    ap.add_argument("--processing", type=int, default=60)
+    ap.add_argument("--processing", type=int, default=240)
     ap.add_argument("--interval", type=int, default=10)
-    ap.add_argument("--senders", type=int, default=8)
+    ap.add_argument("--senders", type=int, default=16)
     a = ap.parse_args()
 
     run = os.path.join(a.cache, "va")

@@ -35,13 +35,33 @@ struct ddan_conn *ddan_connect(struct ddan *d, size_t i, char **error_r)
 	return ddan_conn_new(&d->servers[i].cfg, &id, error_r);
 }
 
+/* A failed poll is noted (and logged when the reason changes); the
+ * samples keep being polled there. */
+static void server_note(struct ddan *d, size_t i, const char *what,
+			const char *err)
+{
+	struct ddan_server *s = &d->servers[i];
+	char text[sizeof s->last_error];
+	snprintf(text, sizeof text, "%s: %s", what, err ? err : "?");
+	pthread_mutex_lock(&d->lock);
+	bool changed = strcmp(text, s->last_error) != 0;
+	memcpy(s->last_error, text, sizeof text);
+	pthread_mutex_unlock(&d->lock);
+	if (changed)
+		LOG(d, VIGIL_LOG_WARNING, "Virtual Analyzer %s:%d: %s failed: %s",
+		    s->host, s->cfg.port, what, err ? err : "?");
+}
+
+/* A failed submission (or registration): no new samples go there for a
+ * while; the next server by preference takes them. */
 static void server_failed(struct ddan *d, size_t i, const char *what,
 			  const char *err)
 {
 	struct ddan_server *s = &d->servers[i];
+	char text[sizeof s->last_error];
+	snprintf(text, sizeof text, "%s: %s", what, err ? err : "?");
 	pthread_mutex_lock(&d->lock);
-	snprintf(s->last_error, sizeof s->last_error, "%s: %s", what,
-		 err ? err : "?");
+	memcpy(s->last_error, text, sizeof text);
 	s->down_until = time(NULL) + DOWN_SECONDS;
 	s->registered = false;
 	pthread_mutex_unlock(&d->lock);
@@ -324,7 +344,7 @@ static void poll_batch(struct ddan *d, size_t server, struct sample **batch,
 	d->requests++;
 	int rc = c ? ddan_brief_report(c, sha1s, n, out, &err) : -1;
 	if (rc != 0) {
-		server_failed(d, server, "get_brief_report", err);
+		server_note(d, server, "get_brief_report", err);
 		free(err);
 	}
 	for (size_t k = 0; k < n; k++) {
