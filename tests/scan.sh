@@ -17,7 +17,7 @@ chmod 644 "$conf"
 out=$("$VIGIL" --config "$conf" check-config) || fail "shipped config refused"
 echo "$out"
 [[ $out == *"plugins: truetype extension"* ]] || fail "summary: $out"
-[[ $out == *"user 3 (2 disabled)"* ]] || fail "summary: $out"
+[[ $out == *"user 4 (2 disabled)"* ]] || fail "summary: $out"
 
 ex="$top_srcdir/examples"
 # file -> expected final action and a python check on the JSON report

@@ -526,7 +526,10 @@ int mock_host_load(mock_host *m, const vigil_plugin_def *p,
 	if (group == NULL)
 		return -1;
 	m->plugin = p;
-	return p->init(&m->pub, group, &m->plugin_state, error_r);
+	int rc = p->init(&m->pub, group, &m->plugin_state, error_r);
+	if (rc != 0)
+		m->plugin = NULL; /* fini is owed only after a successful init */
+	return rc;
 }
 
 size_t mock_host_count(mock_host *m, const char *kind)
