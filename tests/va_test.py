@@ -123,7 +123,8 @@ class VATest(unittest.TestCase):
         verdicts = {"name": {"evil*.exe": {"risk": 3, "virus": "TROJ_TEST.A",
                                            "type": "WIN32 EXE"},
                              "*.js": {"risk": 1, "virus": "JS_DROPPER"},
-                             "async*.exe": {"risk": 3, "virus": "TROJ_ASYNC"}},
+                             "async*.exe": {"risk": 3, "virus": "TROJ_ASYNC"},
+                             "urls.txt": {"risk": 2, "virus": "URL_PHISH"}},
                     "default": {"risk": 0}}
         cls.a = Sim(cls.work, "simA", verdicts)
         cls.b = Sim(cls.work, "simB", verdicts)
@@ -147,7 +148,7 @@ class VATest(unittest.TestCase):
         w = cls.work
         confd = os.path.join(w, "conf.d")
         os.makedirs(confd, exist_ok=True)
-        for f in ("10-truetype.conf", "20-extension.conf"):
+        for f in ("10-truetype.conf", "20-extension.conf", "45-snap.conf"):
             shutil.copy(os.path.join(SRC, "conf.d", f), confd)
         with open(os.path.join(confd, "30-ddan.conf"), "w") as f:
             f.write("""plugins = ( { name = "ddan";
@@ -435,6 +436,24 @@ class VATest(unittest.TestCase):
         self.assertEqual(ev[0][0], "VA: executables")
         self.assertIn("risk 3 (high)", ev[0][3])
         self.assertEqual(ev[0][4], "")  # the ticket is settled
+
+    def test_b2_snap_double_verification(self):
+        """SNAP with a Virtual Analyzer is aggressive: its detection's URLs
+        go to the sandbox as a URL sample, and the verdict confirms it."""
+        path = os.path.join(SRC, "plugins/snap/tests/phish/09-link-text-mismatch.eml")
+        with open(path, "rb") as f:
+            data = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        before = self.a.stats()["upload_total"] + self.b.stats()["upload_total"]
+        self.send(data, rcpt="staff@example.com")
+        self.assertEqual(self.wait_final("Action required on your account"),
+                         "quarantine")
+        ev = [e for e in self.events("Action required on your account")
+              if e[0] == "Social engineering attack"]
+        self.assertTrue(ev)
+        self.assertEqual(ev[0][2], "Analyzed advanced threat")
+        self.assertIn("confirmed by ddan", ev[0][3])
+        after = self.a.stats()["upload_total"] + self.b.stats()["upload_total"]
+        self.assertGreaterEqual(after - before, 1)
 
     def test_c_tls_pin_mismatch_is_a_clear_error(self):
         """A wrong pinned fingerprint: the server is unreachable with a
