@@ -92,6 +92,7 @@ for want in "include_dir = \"$confd\";" "\"smtp:127.0.0.1:$PORT\"" "next_hop = \
 	grep -qF "$want" "$conf" || die "test config: $want not set (conf.d/vigil.conf changed shape?)"
 done
 cp "$top_srcdir"/conf.d/*.conf "$confd/" && rm -f "$confd/vigil.conf"
+cp -r "$top_srcdir"/conf.d/atse "$confd/"   # ATSE signatures, beside 40-atse.conf
 chmod 644 "$conf" "$confd"/*.conf
 MAILDIR=$VAR/delivered
 SPOOLQ=$VAR/spool/queue

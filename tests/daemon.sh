@@ -15,6 +15,7 @@ fail() { echo "FAIL: $*"; echo "--- vigild log"; tail -n 40 "$work/vigild.log"; 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$work/conf.d"
 cp "$top_srcdir"/conf.d/[0-9]*.conf "$work/conf.d/"
+cp -r "$top_srcdir"/conf.d/atse "$work/conf.d/"   # ATSE signatures, beside 40-atse.conf
 cat >"$work/conf.d/60-test.conf" <<'CONF'
 rules = ( { name = "Strip scripts"; order = 150;
             conditions = ( { type = "extension"; names = "*.js"; } );

@@ -30,6 +30,7 @@ later=$(date -d '+3 hours' +%H:%M)
 
 mkdir -p "$work/conf.d"
 cp "$top_srcdir"/conf.d/[0-9]*.conf "$work/conf.d/"
+cp -r "$top_srcdir"/conf.d/atse "$work/conf.d/"   # ATSE signatures, beside 40-atse.conf
 cat >"$work/conf.d/60-test.conf" <<CONF
 areas = ( { name = "archive"; retention_days = 7; } );
 rules = (

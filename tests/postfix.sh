@@ -218,6 +218,7 @@ for want in "include_dir = \"$confd\";" "\"smtp:127.0.0.1:$P2\"" "next_hop = \"s
 	grep -qF "$want" "$conf" || die "test config: could not set $want (conf.d/vigil.conf changed shape?)"
 done
 cp "$top_srcdir"/conf.d/*.conf "$confd/" && rm -f "$confd/vigil.conf"
+cp -r "$top_srcdir"/conf.d/atse "$confd/"   # ATSE signatures, beside 40-atse.conf
 cat >"$confd/55-test-strip-scripts.conf" <<'EOF'
 # tests/postfix.sh: *.js attachments are removed (a note instead) and the
 # subject tagged; runs before the shipped "Tag script attachments" (200).
