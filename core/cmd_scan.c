@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "host.h"
 #include "report.h"
+#include "store.h"
 
 static int scan_one(struct host *h, const char *path, int json,
 		    const char *sender, const struct strvec *rcpts)
@@ -50,6 +52,26 @@ static int scan_one(struct host *h, const char *path, int json,
 	return rc;
 }
 
+/* The daemon's store, when it exists and we may use it: plugins find
+ * their persistent data there (suspicious-object lists synced by vigild,
+ * cached sandbox verdicts). Never created here; without it scanning works,
+ * with what the plugins can read from their own files. */
+static struct store *existing_store(const struct cmd_globals *g)
+{
+	struct errlist errors = {0};
+	struct vigil_config *cfg = config_load(g->config_path, &errors);
+	errlist_free(&errors); /* cmd_load_host reports them */
+	struct store *s = NULL;
+	char *err = NULL;
+	if (cfg != NULL && access(cfg->store.path, R_OK | W_OK) == 0 &&
+	    store_open(cfg->store.backend, cfg->store.path, &s, &err) != 0) {
+		free(err);
+		s = NULL;
+	}
+	config_free(cfg);
+	return s;
+}
+
 int cmd_scan(const struct cmd_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -82,8 +104,11 @@ int cmd_scan(const struct cmd_globals *g, int argc, char **argv)
 		strvec_free(&rcpts);
 		return 2;
 	}
-	struct host *h = cmd_load_host(g, NULL);
+	struct store *store = existing_store(g);
+	struct host *h = cmd_load_host(g, store);
 	if (h == NULL) {
+		if (store)
+			store->ops->close(store);
 		strvec_free(&rcpts);
 		return 2;
 	}
@@ -95,6 +120,8 @@ int cmd_scan(const struct cmd_globals *g, int argc, char **argv)
 	}
 	fflush(stdout);
 	host_free(h);
+	if (store)
+		store->ops->close(store);
 	strvec_free(&rcpts);
 	return worst;
 }

@@ -31,6 +31,8 @@ BUILD = os.environ["top_builddir"]
 VIGIL = os.environ["VIGIL"]
 VIGILD = os.path.join(os.path.dirname(VIGIL), "vigild")
 API_KEY = "91E140D4-2C57-4239-AE55-B26213A63CED"
+# The EICAR test file, reversed so that no scanner flags this script.
+EICAR_REVERSED = ("*H+H$!ELIF-TSET-SURIVITNA-DRADNATS-RACIE$}7)CC7)^P(45XZP\\4[PA@%P!O5X")
 
 
 def free_port():
@@ -148,8 +150,12 @@ class VATest(unittest.TestCase):
         w = cls.work
         confd = os.path.join(w, "conf.d")
         os.makedirs(confd, exist_ok=True)
-        for f in ("10-truetype.conf", "20-extension.conf", "45-snap.conf"):
+        for f in ("10-truetype.conf", "20-extension.conf", "40-atse.conf",
+                  "45-snap.conf"):
             shutil.copy(os.path.join(SRC, "conf.d", f), confd)
+        if not os.path.isdir(os.path.join(confd, "atse")):
+            shutil.copytree(os.path.join(SRC, "conf.d", "atse"),
+                            os.path.join(confd, "atse"))
         with open(os.path.join(confd, "30-ddan.conf"), "w") as f:
             f.write("""plugins = ( { name = "ddan";
   security_level = "high"; max_wait = 300;
@@ -454,6 +460,31 @@ class VATest(unittest.TestCase):
         self.assertIn("confirmed by ddan", ev[0][3])
         after = self.a.stats()["upload_total"] + self.b.stats()["upload_total"]
         self.assertGreaterEqual(after - before, 1)
+
+    def test_b3_atse_double_confirmation(self):
+        """An ATSE detection goes to the Virtual Analyzer: risk inside the
+        level confirms it (the virus rule acts, "Analyzed advanced
+        threat"); no risk dismisses it and the message goes on."""
+        eicar = EICAR_REVERSED[::-1].encode()
+        confirm, dismiss = eicar + b"\n", eicar + b"\r\n"
+        with open(self.a.verdicts) as f:
+            v = json.load(f)
+        v["sha1"] = {hashlib.sha1(confirm).hexdigest(): {"risk": 3, "virus": "EICAR_TEST"},
+                     hashlib.sha1(dismiss).hexdigest(): {"risk": 0}}
+        for sim in (self.a, self.b):
+            with open(sim.verdicts + ".tmp", "w") as f:
+                json.dump(v, f)
+            os.replace(sim.verdicts + ".tmp", sim.verdicts)
+        time.sleep(1.1)
+        self.send(message("eicar confirmed", "test-a.com", confirm))
+        self.send(message("eicar dismissed", "test-b.com", dismiss))
+        self.assertEqual(self.wait_final("eicar confirmed"), "quarantine")
+        ev = self.events("eicar confirmed")
+        self.assertEqual(ev[0][0], "Virus scan (ATSE)", ev)
+        self.assertEqual(ev[0][2], "Analyzed advanced threat", ev)
+        self.assertEqual(self.wait_final("eicar dismissed"), "pass")
+        self.assertFalse([e for e in self.events("eicar dismissed")
+                          if e[0] == "Virus scan (ATSE)"])
 
     def test_c_tls_pin_mismatch_is_a_clear_error(self):
         """A wrong pinned fingerprint: the server is unreachable with a
