@@ -625,20 +625,18 @@ struct hit {
 	const vigil_part *part;
 };
 
-/* Keeps the more severe hit (the first on a tie). */
-static int consider(const struct set_ref *r, enum ctd_kind kind,
-		    const char *value, time_t now, struct hit *h,
-		    const vigil_part *part, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static int consider(const struct set_ref *r, enum ctd_kind kind,
-		    const char *value, time_t now, struct hit *h,
-		    const vigil_part *part, const char *fmt, ...)
+/* Keeps the more severe hit (the first on a tie). key is ctd_key() of
+ * the object looked up. */
+static int consider(const struct set_ref *r, uint64_t key, time_t now,
+		    struct hit *h, const vigil_part *part, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int consider(const struct set_ref *r, uint64_t key, time_t now,
+		    struct hit *h, const vigil_part *part, const char *fmt, ...)
 {
 	uint32_t m;
 	va_list ap;
 
-	if (r == NULL ||
-	    !ctd_set_find(r->set, ctd_key(kind, value, strlen(value)), now, &m))
+	if (r == NULL || !ctd_set_find(r->set, key, now, &m))
 		return 0;
 	if (h->found && ctd_meta_act(m) <= ctd_meta_act(h->meta))
 		return 1;
@@ -651,89 +649,126 @@ static int consider(const struct set_ref *r, enum ctd_kind kind,
 	return 1;
 }
 
-static void prefetch(const struct set_ref *r, enum ctd_kind kind,
-		     const char *value)
+static uint64_t key_of(enum ctd_kind kind, const char *value)
 {
-	ctd_set_prefetch(r->set, ctd_key(kind, value, strlen(value)));
+	return ctd_key(kind, value, strlen(value));
 }
 
-static void lookup_hash(const struct set_ref *r, const char *hash, time_t now,
-			struct hit *h, const vigil_part *part)
+/* key: key_of(CTD_FILE, hash), or 0 to compute it here. */
+static void lookup_hash(const struct set_ref *r, const char *hash, uint64_t key,
+			time_t now, struct hit *h, const vigil_part *part)
 {
+	size_t n = strlen(hash);
+
 	if (!(ctd_set_has(r->set) & CTD_HAS_FILE))
 		return;
-	consider(r, CTD_FILE, hash, now, h, part, "%s %s",
-		 strlen(hash) == 40 ? "sha1" : "sha256", hash);
+	consider(r, key ? key : ctd_key(CTD_FILE, hash, n), now, h, part,
+		 "%s %s", n == 40 ? "sha1" : "sha256", hash);
+}
+
+/* A host name and its parents, as offsets into host and their keys;
+ * domain objects have a dot, so the top-level label alone is never one.
+ * A name has at most CTD_HOST_MAX / 2 labels with a dot after them. */
+struct domains {
+	size_t n;
+	size_t off[CTD_HOST_MAX / 2];
+	uint64_t key[CTD_HOST_MAX / 2];
+};
+
+static void domains_of(const char *host, struct domains *d)
+{
+	size_t len = strlen(host), at = 0;
+	const char *dot;
+
+	d->n = 0;
+	while (d->n < CTD_HOST_MAX / 2 &&
+	       (dot = memchr(host + at, '.', len - at)) != NULL) {
+		d->off[d->n] = at;
+		d->key[d->n++] = ctd_key(CTD_DOMAIN, host + at, len - at);
+		at = (size_t)(dot - host) + 1;
+	}
 }
 
 static void lookup_domain(const struct set_ref *r, const char *host,
 			  const char *in, time_t now, struct hit *h,
 			  const vigil_part *part)
 {
-	const char *d = host;
+	struct domains d;
+	size_t i;
 
 	if (!(ctd_set_has(r->set) & CTD_HAS_DOMAIN))
 		return;
-	/* the name and its parents; domain objects have a dot, so the
-	 * top-level label alone is never one */
-	while (d != NULL && strchr(d, '.') != NULL) {
+	domains_of(host, &d);
+	for (i = 0; i < d.n; i++)
 		if (in != NULL)
-			consider(r, CTD_DOMAIN, d, now, h, part,
-				 "domain %s in %s", d, in);
+			consider(r, d.key[i], now, h, part, "domain %s in %s",
+				 host + d.off[i], in);
 		else
-			consider(r, CTD_DOMAIN, d, now, h, part, "domain %s",
-				 d);
-		d = strchr(d, '.');
-		if (d != NULL)
-			d++;
-	}
+			consider(r, d.key[i], now, h, part, "domain %s",
+				 host + d.off[i]);
 }
 
 /* The exact URL (with and without its scheme), then the host and its
- * parent domains, then the address. */
+ * parent domains, then the address (not when host_done: looked up
+ * before): each key computed once, and all their memory asked for before
+ * the first lookup waits for it. */
 static void lookup_url(const struct set_ref *r, const struct ctd_url *u,
-		       time_t now, struct hit *h, const vigil_part *part)
+		       int host_done, time_t now, struct hit *h,
+		       const vigil_part *part)
 {
 	const char *show = u->url[0] ? u->url : u->host;
 	unsigned has = ctd_set_has(r->set);
+	int url = u->url[0] != '\0' &&
+		  (has & (u->has_scheme ? CTD_HAS_URL : CTD_HAS_BARE_URL));
+	int bare =
+	    u->url[0] != '\0' && u->has_scheme && (has & CTD_HAS_BARE_URL);
+	int dom = !host_done && !u->host_is_ip && (has & CTD_HAS_DOMAIN);
+	int ip = !host_done && u->host_is_ip && (has & CTD_HAS_IP);
+	uint64_t k_url = 0, k_bare = 0, k_ip = 0;
+	struct domains d;
+	size_t i;
 
-	/* the lookups' memory, all at once */
-	if (u->url[0] != '\0' && (has & (CTD_HAS_URL | CTD_HAS_BARE_URL))) {
-		prefetch(r, CTD_URL, u->url);
-		if (u->has_scheme)
-			prefetch(r, CTD_URL, u->bare);
+	d.n = 0;
+	if (url) {
+		k_url = key_of(CTD_URL, u->url);
+		ctd_set_prefetch(r->set, k_url);
 	}
-	if (!u->host_is_ip && (has & CTD_HAS_DOMAIN)) {
-		const char *d;
-
-		for (d = u->host; d != NULL && strchr(d, '.') != NULL;
-		     d = strchr(d, '.') + 1)
-			prefetch(r, CTD_DOMAIN, d);
+	if (bare) {
+		k_bare = key_of(CTD_URL, u->bare);
+		ctd_set_prefetch(r->set, k_bare);
 	}
-	if (u->url[0] != '\0') {
-		if (has & (u->has_scheme ? CTD_HAS_URL : CTD_HAS_BARE_URL))
-			consider(r, CTD_URL, u->url, now, h, part, "url %s",
-				 u->url);
-		if (u->has_scheme && (has & CTD_HAS_BARE_URL))
-			consider(r, CTD_URL, u->bare, now, h, part, "url %s",
-				 u->url);
+	if (dom) {
+		domains_of(u->host, &d);
+		for (i = 0; i < d.n; i++)
+			ctd_set_prefetch(r->set, d.key[i]);
 	}
-	if (!u->host_is_ip)
-		lookup_domain(r, u->host, show, now, h, part);
-	else if (has & CTD_HAS_IP)
-		consider(r, CTD_IP, u->ip, now, h, part, "ip %s in %s", u->ip,
-			 show);
+	if (ip) {
+		k_ip = key_of(CTD_IP, u->ip);
+		ctd_set_prefetch(r->set, k_ip);
+	}
+	if (url)
+		consider(r, k_url, now, h, part, "url %s", u->url);
+	if (bare)
+		consider(r, k_bare, now, h, part, "url %s", u->url);
+	for (i = 0; i < d.n; i++)
+		consider(r, d.key[i], now, h, part, "domain %s in %s",
+			 u->host + d.off[i], show);
+	if (ip)
+		consider(r, k_ip, now, h, part, "ip %s in %s", u->ip, show);
 }
 
 #define SEEN_SLOTS 256 /* a power of two */
+#define HOST_SLOTS 64  /* a power of two */
 
 struct url_scan {
 	const struct set_ref *r;
 	time_t now;
 	struct hit *h;
 	const vigil_part *part;
-	size_t n, n_seen;
-	uint64_t seen[SEEN_SLOTS]; /* URLs already looked up, as found */
+	size_t n, n_seen, n_hosts;
+	int cleared; /* seen and hosts are zeroed (at the first URL) */
+	uint64_t seen[SEEN_SLOTS];  /* URLs already looked up, as found */
+	uint64_t hosts[HOST_SLOTS]; /* hosts whose names were looked up */
 	struct ctd_url u;
 };
 
@@ -744,6 +779,11 @@ static int seen_before(struct url_scan *sc, const char *url, size_t len)
 	uint64_t k = ctd_key(CTD_URL, url, len);
 	size_t at = (size_t)k & (SEEN_SLOTS - 1);
 
+	if (!sc->cleared) {
+		memset(sc->seen, 0, sizeof(sc->seen));
+		memset(sc->hosts, 0, sizeof(sc->hosts));
+		sc->cleared = 1;
+	}
 	if (sc->n_seen >= SEEN_SLOTS / 2)
 		return 0;
 	while (sc->seen[at] != 0) {
@@ -756,9 +796,30 @@ static int seen_before(struct url_scan *sc, const char *url, size_t len)
 	return 0;
 }
 
+/* 1 when the names and address of this host were looked up before in
+ * this message: the answers would be the same, and a hit already kept
+ * stays (only a more severe one replaces it). Links share hosts. */
+static int host_seen(struct url_scan *sc, const char *host)
+{
+	uint64_t k = key_of(CTD_DOMAIN, host);
+	size_t at = (size_t)k & (HOST_SLOTS - 1);
+
+	while (sc->hosts[at] != 0) {
+		if (sc->hosts[at] == k)
+			return 1;
+		at = (at + 1) & (HOST_SLOTS - 1);
+	}
+	if (sc->n_hosts < HOST_SLOTS / 2) {
+		sc->hosts[at] = k;
+		sc->n_hosts++;
+	}
+	return 0;
+}
+
 static void url_found(void *arg, const char *url, size_t len)
 {
 	struct url_scan *sc = arg;
+	unsigned host_kinds = CTD_HAS_DOMAIN | CTD_HAS_IP;
 
 	if (sc->n >= MAX_URLS_PER_MESSAGE ||
 	    (sc->h->found && ctd_meta_act(sc->h->meta) == CTD_QUARANTINE) ||
@@ -766,7 +827,10 @@ static void url_found(void *arg, const char *url, size_t len)
 		return;
 	sc->n++;
 	if (ctd_url_norm(url, len, 0, &sc->u) == 0)
-		lookup_url(sc->r, &sc->u, sc->now, sc->h, sc->part);
+		lookup_url(sc->r, &sc->u,
+			   (ctd_set_has(sc->r->set) & host_kinds) &&
+			       host_seen(sc, sc->u.host),
+			   sc->now, sc->h, sc->part);
 }
 
 static const char *source_label(const struct ctd_state *st, uint32_t meta,
@@ -794,22 +858,36 @@ static int is_text(const vigil_part *p, int *html_r)
 }
 
 /* Trace and signature fields: no one follows a link in them, and they
- * are most of a header block's bytes. */
+ * are most of a header block's bytes. TRACE_LENGTHS has bit n set for
+ * every name n bytes long. */
+#define TRACE_LENGTHS                                                          \
+	(1u << 8 | 1u << 12 | 1u << 14 | 1u << 19 | 1u << 21 | 1u << 22 |      \
+	 1u << 23 | 1u << 26)
 static int trace_field(const char *name, size_t n)
 {
-	static const char *const skip[] = {"Received",
-					   "DKIM-Signature",
-					   "ARC-Seal",
-					   "ARC-Message-Signature",
-					   "ARC-Authentication-Results",
-					   "Authentication-Results",
-					   "X-Google-DKIM-Signature",
-					   "Received-SPF",
-					   "DomainKey-Signature"};
+#define F(s)                                                                   \
+	{                                                                      \
+		s, sizeof(s) - 1                                               \
+	}
+	static const struct {
+		const char *name;
+		size_t len;
+	} skip[] = {F("Received"),
+		    F("DKIM-Signature"),
+		    F("ARC-Seal"),
+		    F("ARC-Message-Signature"),
+		    F("ARC-Authentication-Results"),
+		    F("Authentication-Results"),
+		    F("X-Google-DKIM-Signature"),
+		    F("Received-SPF"),
+		    F("DomainKey-Signature")};
+#undef F
 	size_t i;
 
+	if (n < 8 || n > 26 || !((1u << n) & TRACE_LENGTHS))
+		return 0; /* most fields, at once */
 	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-		if (strlen(skip[i]) == n && strncasecmp(name, skip[i], n) == 0)
+		if (skip[i].len == n && strncasecmp(name, skip[i].name, n) == 0)
 			return 1;
 	return 0;
 }
@@ -821,7 +899,8 @@ static void scan_header_block(const char *raw, size_t len, struct url_scan *sc)
 	size_t at = 0;
 
 	while (at < len) {
-		size_t start = at, end, colon;
+		size_t start = at, end, line_end = 0;
+		const char *colon;
 
 		if (raw[at] == '\n' ||
 		    (raw[at] == '\r' && at + 1 < len && raw[at + 1] == '\n'))
@@ -832,19 +911,19 @@ static void scan_header_block(const char *raw, size_t len, struct url_scan *sc)
 			const char *nl = memchr(raw + end, '\n', len - end);
 
 			end = nl ? (size_t)(nl - raw) + 1 : len;
+			if (line_end == 0)
+				line_end = nl ? (size_t)(nl - raw) : len;
 			if (end >= len || (raw[end] != ' ' && raw[end] != '\t'))
 				break;
 		}
 		at = end;
-		for (colon = start;
-		     colon < end && raw[colon] != ':' && raw[colon] != '\n';
-		     colon++)
-			;
-		if (colon >= end || raw[colon] != ':' ||
-		    trace_field(raw + start, colon - start))
+		/* the name ends at a colon on the field's first line */
+		colon = memchr(raw + start, ':', line_end - start);
+		if (colon == NULL ||
+		    trace_field(raw + start, (size_t)(colon - raw) - start))
 			continue;
-		ctd_urls_in_text(raw + colon + 1, end - colon - 1, 0, url_found,
-				 sc);
+		ctd_urls_in_text(colon + 1, (size_t)(raw + end - colon) - 1, 0,
+				 url_found, sc);
 	}
 }
 
@@ -903,17 +982,22 @@ static vigil_result eval_rule(void *data, vigil_message *msg, vigil_eval *ev)
 	if (c->kind == CTD_FILE) {
 		size_t n, i;
 		const vigil_part *parts = vigil_message_parts(msg, &n);
+		uint64_t k1[64], k256[64]; /* the first parts' keys */
 
 		for (i = 0; i < n && i < 64; i++) {
-			prefetch(r, CTD_FILE, parts[i].sha1);
-			prefetch(r, CTD_FILE, parts[i].sha256);
+			k1[i] = key_of(CTD_FILE, parts[i].sha1);
+			k256[i] = key_of(CTD_FILE, parts[i].sha256);
+			ctd_set_prefetch(r->set, k1[i]);
+			ctd_set_prefetch(r->set, k256[i]);
 		}
 		for (i = 0; i < n; i++) {
 			if (parts[i].sha1[0] != '\0')
-				lookup_hash(r, parts[i].sha1, now, &h,
+				lookup_hash(r, parts[i].sha1,
+					    i < 64 ? k1[i] : 0, now, &h,
 					    &parts[i]);
 			if (parts[i].sha256[0] != '\0')
-				lookup_hash(r, parts[i].sha256, now, &h,
+				lookup_hash(r, parts[i].sha256,
+					    i < 64 ? k256[i] : 0, now, &h,
 					    &parts[i]);
 			if (h.found && ctd_meta_act(h.meta) == CTD_QUARANTINE)
 				break;
@@ -925,8 +1009,8 @@ static vigil_result eval_rule(void *data, vigil_message *msg, vigil_eval *ev)
 		sc.now = now;
 		sc.h = &h;
 		sc.part = NULL;
-		sc.n = sc.n_seen = 0;
-		memset(sc.seen, 0, sizeof(sc.seen));
+		sc.n = sc.n_seen = sc.n_hosts = 0;
+		sc.cleared = 0;
 		scan_urls(msg, &sc);
 	}
 	set_release(st, r);
@@ -1119,7 +1203,7 @@ static int lookup_cmd(struct ctd_state *st, const char *value, FILE *out)
 	switch (kind) {
 	case CTD_FILE:
 		if (ctd_hash_norm(value, norm, sizeof(norm)) == 0)
-			lookup_hash(r, norm, now, h, NULL);
+			lookup_hash(r, norm, 0, now, h, NULL);
 		break;
 	case CTD_DOMAIN:
 		if (ctd_domain_norm(value, norm, sizeof(norm)) == 0)
@@ -1127,13 +1211,14 @@ static int lookup_cmd(struct ctd_state *st, const char *value, FILE *out)
 		break;
 	case CTD_IP:
 		if (ctd_ip_norm(value, norm, sizeof(norm)) == 0)
-			consider(r, CTD_IP, norm, now, h, NULL, "ip %s", norm);
+			consider(r, key_of(CTD_IP, norm), now, h, NULL, "ip %s",
+				 norm);
 		break;
 	case CTD_URL: {
 		struct ctd_url *u = malloc(sizeof(*u));
 
 		if (u != NULL && ctd_url_norm(value, strlen(value), 1, u) == 0)
-			lookup_url(r, u, now, h, NULL);
+			lookup_url(r, u, 0, now, h, NULL);
 		free(u);
 		break;
 	}

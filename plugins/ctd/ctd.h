@@ -133,7 +133,8 @@ int ctd_value_guess(const char *value, char *out, size_t outsz, int *kind_r);
 
 /* Calls fn on every URL candidate in text: "scheme://..." for http,
  * https and ftp, and "www." names (given as "http://www..."). html: also
- * stop at quotes and decode character references inside the URL. */
+ * stop at quotes and decode character references inside the URL. The
+ * URL given to fn is len bytes, not NUL-terminated. */
 typedef void (*ctd_url_fn)(void *arg, const char *url, size_t len);
 void ctd_urls_in_text(const char *text, size_t len, int html, ctd_url_fn fn,
 		      void *arg);

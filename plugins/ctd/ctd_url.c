@@ -13,9 +13,6 @@
  * is refused, a URL too long keeps only its host); resolves names; decodes
  * a percent-escape into a character that changes a URL's structure.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem */
-#endif
 #include "ctd.h"
 
 #include <arpa/inet.h>
@@ -81,9 +78,50 @@ static int hexval(int c)
 	return -1;
 }
 
+/* Byte classes (C locale), looked up once per byte on the paths every
+ * URL in a message takes. */
+enum {
+	C_CTL = 1,    /* a control byte or space: never inside a URL */
+	C_STOP = 2,   /* ends a URL in running text: C_CTL and "<>` */
+	C_QUOTE = 4,  /* ' also ends one in HTML */
+	C_HOST = 8,   /* letter, digit, '-', '.', '_' */
+	C_PLAIN = 16, /* kept as it is in a path or query */
+	C_UNRES = 32, /* RFC 3986 unreserved: letter, digit, -._~ */
+	C_AUTH = 64   /* ends or splits an authority: / ? # \\ @ : */
+};
+#define C_ALNUM (C_HOST | C_PLAIN | C_UNRES)
+static const unsigned char cclass[256] = {
+    [0x00 ... 0x20] = C_CTL | C_STOP,
+    ['!'] = C_PLAIN,
+    ['"'] = C_STOP,
+    ['#'] = C_PLAIN | C_AUTH,
+    ['$'] = C_PLAIN,
+    ['&'] = C_PLAIN,
+    ['\''] = C_PLAIN | C_QUOTE,
+    ['(' ... ','] = C_PLAIN,
+    ['-' ... '.'] = C_ALNUM,
+    ['/'] = C_PLAIN | C_AUTH,
+    ['0' ... '9'] = C_ALNUM,
+    [':'] = C_PLAIN | C_AUTH,
+    [';'] = C_PLAIN,
+    ['<'] = C_STOP,
+    ['='] = C_PLAIN,
+    ['>'] = C_STOP,
+    ['?' ... '@'] = C_PLAIN | C_AUTH,
+    ['A' ... 'Z'] = C_ALNUM,
+    ['['] = C_PLAIN,
+    ['\\'] = C_AUTH,
+    [']'] = C_PLAIN,
+    ['_'] = C_ALNUM,
+    ['`'] = C_STOP,
+    ['a' ... 'z'] = C_ALNUM,
+    ['~'] = C_PLAIN | C_UNRES,
+    [0x7f] = C_CTL | C_STOP,
+};
+
 static int unreserved(int c)
 {
-	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+	return cclass[c & 255] & C_UNRES;
 }
 
 struct buf {
@@ -266,7 +304,45 @@ int ctd_ip_norm(const char *in, char *out, size_t outsz)
 
 static int host_char(int c)
 {
-	return isalnum(c) || c == '-' || c == '.' || c == '_';
+	return cclass[c & 255] & C_HOST;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* 1 when one of the n bytes at s is a control byte, a space or DEL
+ * (C_CTL), eight at a time: a byte below 0x21 or equal to 0x7f. */
+static int has_ctl(const char *s, size_t n)
+{
+	uint64_t w, del, hit = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		del = w ^ (ONES * 0x7f); /* zero bytes where w has DEL */
+		hit |= ((w - ONES * 0x21) & ~w) | ((del - ONES) & ~del);
+	}
+	if ((hit & HIGHS) != 0)
+		return 1;
+	for (; i < n; i++)
+		if (cclass[(unsigned char)s[i]] & C_CTL)
+			return 1;
+	return 0;
+}
+
+/* 1 when the n bytes at s are all ASCII, eight at a time. */
+static int all_ascii(const char *s, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & HIGHS) == 0;
 }
 
 /*
@@ -277,16 +353,12 @@ static int host_char(int c)
 static int name_norm(const char *in, size_t n, char *out, size_t outsz)
 {
 	size_t i;
-	int ascii = 1;
 
 	while (n > 0 && in[n - 1] == '.')
 		n--;
 	if (n == 0 || n >= CTD_HOST_MAX)
 		return -1;
-	for (i = 0; i < n && ascii; i++)
-		if ((unsigned char)in[i] >= 0x80)
-			ascii = 0;
-	if (ascii) { /* the common case, in one pass */
+	if (all_ascii(in, n)) { /* the common case, in one pass */
 		if (n >= outsz || in[0] == '.')
 			return -1;
 		for (i = 0; i < n; i++) {
@@ -374,12 +446,11 @@ static int default_port(const char *scheme, unsigned long port)
 	       (port == 21 && strcmp(scheme, "ftp") == 0);
 }
 
-/* A byte a path or query keeps as it is. */
+/* A byte a path or query keeps as it is: printable ASCII but for
+ * % \\ " < > ` { } | ^. */
 static int plain_char(unsigned char c)
 {
-	return c > 0x20 && c < 0x7f && c != '%' && c != '\\' && c != '"' &&
-	       c != '<' && c != '>' && c != '`' && c != '{' && c != '}' &&
-	       c != '|' && c != '^';
+	return cclass[c] & C_PLAIN;
 }
 
 /* Path or query bytes: escapes of unreserved characters decoded, other
@@ -424,6 +495,18 @@ static void put_component(struct buf *b, const char *s, size_t n,
 			put(b, (char)c);
 		}
 	}
+}
+
+/* Does the path (n bytes, starting with '/') hold "/.", the start of
+ * every segment remove_dot_segments() changes? */
+static int has_dot_segment(const char *path, size_t n)
+{
+	const char *d = memchr(path, '.', n);
+
+	for (; d != NULL; d = memchr(d + 1, '.', n - (size_t)(d + 1 - path)))
+		if (d > path && d[-1] == '/')
+			return 1;
+	return 0;
 }
 
 /* RFC 3986 5.2.4 on a path that starts with '/', in place (the output
@@ -473,6 +556,7 @@ int ctd_url_norm(const char *in, size_t len, int scheme_optional,
 	struct buf b = {out->url, 0, sizeof(out->url), 0};
 	struct buf pb = {pathbuf, 0, sizeof(pathbuf), 0};
 	size_t i = 0, auth, auth_end, host_start, host_end, hn = 0;
+	size_t last_at = SIZE_MAX, last_colon = SIZE_MAX;
 	int special;
 
 	out->url[0] = out->bare[0] = out->host[0] = out->ip[0] = '\0';
@@ -483,10 +567,8 @@ int ctd_url_norm(const char *in, size_t len, int scheme_optional,
 	}
 	while (len > 0 && isspace((unsigned char)in[len - 1]))
 		len--;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)in[i] < 0x20 || in[i] == ' ' ||
-		    in[i] == 0x7f)
-			return -1;
+	if (has_ctl(in, len))
+		return -1;
 	/* scheme "://" */
 	for (i = 0; i < len && i < sizeof(scheme) - 1 &&
 		    (isalnum((unsigned char)in[i]) || in[i] == '+' ||
@@ -515,15 +597,21 @@ int ctd_url_norm(const char *in, size_t len, int scheme_optional,
 		return -1;
 	}
 	special = 1; /* http, https, ftp, and scheme-less web addresses */
-	auth_end = auth;
-	while (auth_end < len && in[auth_end] != '/' && in[auth_end] != '?' &&
-	       in[auth_end] != '#' && !(special && in[auth_end] == '\\'))
-		auth_end++;
-	/* userinfo goes */
-	host_start = auth;
-	for (i = auth; i < auth_end; i++)
-		if (in[i] == '@')
-			host_start = i + 1;
+	/* the authority ends at / ? # or \\; userinfo (up to the last '@')
+	 * goes; a port follows the last ':' */
+	for (auth_end = auth; auth_end < len; auth_end++) {
+		char c = in[auth_end];
+
+		if (!(cclass[(unsigned char)c] & C_AUTH))
+			continue;
+		if (c == '@')
+			last_at = auth_end;
+		else if (c == ':')
+			last_colon = auth_end;
+		else
+			break;
+	}
+	host_start = last_at != SIZE_MAX ? last_at + 1 : auth;
 	host_end = auth_end;
 	if (host_start < auth_end && in[host_start] == '[') {
 		const char *rb =
@@ -534,12 +622,8 @@ int ctd_url_norm(const char *in, size_t len, int scheme_optional,
 		host_end = (size_t)(rb - in) + 1;
 		if (host_end < auth_end && in[host_end] != ':')
 			return -1;
-	} else {
-		for (i = auth_end; i > host_start; i--)
-			if (in[i - 1] == ':') {
-				host_end = i - 1;
-				break;
-			}
+	} else if (last_colon != SIZE_MAX && last_colon >= host_start) {
+		host_end = last_colon;
 	}
 	if (host_end < auth_end) { /* ":port" */
 		size_t pl = auth_end - host_end - 1;
@@ -556,19 +640,27 @@ int ctd_url_norm(const char *in, size_t len, int scheme_optional,
 			snprintf(port_s, sizeof(port_s), "%lu", port);
 	}
 	/* host: percent-decoded, then an address or a name */
-	for (i = host_start; i < host_end; i++) {
-		int c = (unsigned char)in[i];
-
-		if (c == '%' && i + 2 < host_end &&
-		    hexval((unsigned char)in[i + 1]) >= 0 &&
-		    hexval((unsigned char)in[i + 2]) >= 0) {
-			c = hexval((unsigned char)in[i + 1]) << 4 |
-			    hexval((unsigned char)in[i + 2]);
-			i += 2;
-		}
-		if (c == 0 || hn + 1 >= sizeof(host_raw))
+	if (memchr(in + host_start, '%', host_end - host_start) == NULL) {
+		/* nothing to decode, and no NUL (control bytes are refused) */
+		hn = host_end - host_start;
+		if (hn + 1 > sizeof(host_raw))
 			return -1;
-		host_raw[hn++] = (char)c;
+		memcpy(host_raw, in + host_start, hn);
+	} else {
+		for (i = host_start; i < host_end; i++) {
+			int c = (unsigned char)in[i];
+
+			if (c == '%' && i + 2 < host_end &&
+			    hexval((unsigned char)in[i + 1]) >= 0 &&
+			    hexval((unsigned char)in[i + 2]) >= 0) {
+				c = hexval((unsigned char)in[i + 1]) << 4 |
+				    hexval((unsigned char)in[i + 2]);
+				i += 2;
+			}
+			if (c == 0 || hn + 1 >= sizeof(host_raw))
+				return -1;
+			host_raw[hn++] = (char)c;
+		}
 	}
 	host_raw[hn] = '\0';
 	if (hn == 0)
@@ -606,26 +698,23 @@ int ctd_url_norm(const char *in, size_t len, int scheme_optional,
 	}
 	/* path, then query; the fragment goes */
 	{
-		size_t p = auth_end, q;
+		const char *hash = memchr(in + auth_end, '#', len - auth_end);
+		size_t q = hash ? (size_t)(hash - in) : len, p;
+		const char *qm = memchr(in + auth_end, '?', q - auth_end);
 
-		while (p < len && in[p] != '?' && in[p] != '#')
-			p++;
+		/* the path is in[auth_end, p), the query in[p + 1, q) */
+		p = qm ? (size_t)(qm - in) : q;
 		if (p == auth_end ||
 		    (in[auth_end] != '/' && in[auth_end] != '\\'))
 			put(&pb, '/');
 		put_component(&pb, in + auth_end, p - auth_end, special);
-		if (!pb.overflow) {
+		if (!pb.overflow && has_dot_segment(pathbuf, pb.len)) {
 			remove_dot_segments(pathbuf);
 			pb.len = strlen(pathbuf);
 		}
-		if (p < len && in[p] == '?') {
-			q = p + 1;
-			while (q < len && in[q] != '#')
-				q++;
-			if (q > p + 1) {
-				put(&pb, '?');
-				put_component(&pb, in + p + 1, q - p - 1, 0);
-			}
+		if (qm != NULL && q > p + 1) {
+			put(&pb, '?');
+			put_component(&pb, in + p + 1, q - p - 1, 0);
 		}
 	}
 	if (out->has_scheme) {
@@ -730,11 +819,13 @@ int ctd_value_kind(const char *value)
  * URLs in text
  */
 
-/* Characters that end a URL in running text. */
-static int url_stop(unsigned char c, int html)
+/* The end of the URL starting at from: the first byte of class stop
+ * (C_STOP, with C_QUOTE in HTML: whitespace, control bytes, "<>`, '). */
+static size_t url_end(const char *text, size_t len, size_t from, unsigned stop)
 {
-	return c <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' ||
-	       c == '`' || (html && c == '\'');
+	while (from < len && !(cclass[(unsigned char)text[from]] & stop))
+		from++;
+	return from;
 }
 
 /* Decodes the character references of an HTML attribute or text
@@ -751,7 +842,18 @@ static size_t html_unescape(const char *s, size_t n, char *out, size_t outsz)
 	size_t i = 0, o = 0, k;
 
 	while (i < n && o + 1 < outsz) {
-		if (s[i] == '&') {
+		if (s[i] != '&') { /* the run up to the next '&' as it is */
+			const char *amp = memchr(s + i, '&', n - i);
+			size_t run = (amp ? (size_t)(amp - s) : n) - i;
+
+			if (run > outsz - 1 - o)
+				run = outsz - 1 - o;
+			memcpy(out + o, s + i, run);
+			o += run;
+			i += run;
+			continue;
+		}
+		{ /* a character reference, or a '&' kept as it is */
 			int done = 0;
 
 			if (i + 2 < n && s[i + 1] == '#') {
@@ -806,27 +908,39 @@ static size_t html_unescape(const char *s, size_t n, char *out, size_t outsz)
 	return o;
 }
 
+/* Hands one URL candidate to fn: trailing punctuation dropped, HTML
+ * character references decoded, "http://" put before a "www." name. The
+ * text itself when nothing changes but its end (no copy). */
 static void emit(const char *u, size_t n, int html, int add_scheme,
 		 ctd_url_fn fn, void *arg)
 {
 	char tmp[CTD_URL_MAX + 8];
 	size_t open = 0, close = 0, i, o = 0;
+	int counted = 0;
 
-	/* trailing punctuation belongs to the sentence, not the URL */
-	for (i = 0; i < n; i++) {
-		if (u[i] == '(')
-			open++;
-		else if (u[i] == ')')
-			close++;
-	}
+	/* trailing punctuation belongs to the sentence, not the URL; a ')'
+	 * only when it closes nothing (parentheses counted the first time
+	 * one ends the URL) */
 	while (n > 0) {
 		char c = u[n - 1];
 
-		if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' ||
-		    c == '?' || c == '\'' || c == ']' || c == '}' ||
-		    (c == ')' && close > open)) {
-			if (c == ')')
-				close--;
+		if (c == ')') {
+			if (!counted) {
+				for (i = 0; i < n; i++) {
+					if (u[i] == '(')
+						open++;
+					else if (u[i] == ')')
+						close++;
+				}
+				counted = 1;
+			}
+			if (close <= open)
+				break;
+			close--;
+			n--;
+		} else if (c == '.' || c == ',' || c == ';' || c == ':' ||
+			   c == '!' || c == '?' || c == '\'' || c == ']' ||
+			   c == '}') {
 			n--;
 		} else {
 			break;
@@ -836,6 +950,10 @@ static void emit(const char *u, size_t n, int html, int add_scheme,
 		return;
 	if (n > CTD_URL_MAX - 8)
 		n = CTD_URL_MAX - 8; /* the host still counts */
+	if (!add_scheme && (!html || memchr(u, '&', n) == NULL)) {
+		fn(arg, u, n);
+		return;
+	}
 	if (add_scheme) {
 		memcpy(tmp, "http://", 7);
 		o = 7;
@@ -850,20 +968,33 @@ static void emit(const char *u, size_t n, int html, int add_scheme,
 	fn(arg, tmp, o);
 }
 
-/* The first of needle at or after from, or len; *cache keeps the last
- * answer (SIZE_MAX: none yet), so a scan moving forward searches each byte
+/* The first c at or after from, or len; *cache keeps the last answer
+ * (SIZE_MAX: none yet), so a scan moving forward searches each byte
  * once. */
-static size_t find_from(const char *text, size_t len, size_t from,
-			const char *needle, size_t nlen, size_t *cache)
+static size_t find_from(const char *text, size_t len, size_t from, char c,
+			size_t *cache)
 {
 	if (*cache == SIZE_MAX || *cache < from) {
 		const char *p =
-		    from < len ? memmem(text + from, len - from, needle, nlen)
-			       : NULL;
+		    from < len ? memchr(text + from, c, len - from) : NULL;
 
 		*cache = p ? (size_t)(p - text) : len;
 	}
 	return *cache;
+}
+
+/* Does the scheme name end just before text + at (any case)? */
+static int scheme_before(const char *text, size_t at, const char *name,
+			 size_t n)
+{
+	size_t k;
+
+	if (at < n)
+		return 0;
+	for (k = 0; k < n; k++)
+		if ((text[at - n + k] | 0x20) != name[k])
+			return 0;
+	return 1;
 }
 
 /* The next "www." (any case) at or after from, or len: found from the
@@ -893,9 +1024,10 @@ void ctd_urls_in_text(const char *text, size_t len, int html, ctd_url_fn fn,
 		      void *arg)
 {
 	size_t i = 0, c_colon = SIZE_MAX, c_www = SIZE_MAX;
+	unsigned stop = html ? C_STOP | C_QUOTE : C_STOP;
 
 	while (i + 3 < len) {
-		size_t colon = find_from(text, len, i, ":", 1, &c_colon);
+		size_t colon = find_from(text, len, i, ':', &c_colon);
 		size_t w = find_www(text, len, i, &c_www);
 		size_t at, start, end;
 
@@ -909,10 +1041,7 @@ void ctd_urls_in_text(const char *text, size_t len, int html, ctd_url_fn fn,
 				i = w + 1;
 				continue;
 			}
-			end = w;
-			while (end < len &&
-			       !url_stop((unsigned char)text[end], html))
-				end++;
+			end = url_end(text, len, w, stop);
 			if (end - w > 4)
 				emit(text + w, end - w, html, 1, fn, arg);
 			i = end;
@@ -926,17 +1055,15 @@ void ctd_urls_in_text(const char *text, size_t len, int html, ctd_url_fn fn,
 		    !((text[at + 1] == '/' || text[at + 1] == '\\') &&
 		      (text[at + 2] == '/' || text[at + 2] == '\\')))
 			continue;
-		if (at >= 5 && strncasecmp(text + at - 5, "https", 5) == 0)
+		if (scheme_before(text, at, "https", 5))
 			start = at - 5;
-		else if (at >= 4 && strncasecmp(text + at - 4, "http", 4) == 0)
+		else if (scheme_before(text, at, "http", 4))
 			start = at - 4;
-		else if (at >= 3 && strncasecmp(text + at - 3, "ftp", 3) == 0)
+		else if (scheme_before(text, at, "ftp", 3))
 			start = at - 3;
 		else
 			continue;
-		end = at + 3;
-		while (end < len && !url_stop((unsigned char)text[end], html))
-			end++;
+		end = url_end(text, len, at + 3, stop);
 		if (end > at + 3)
 			emit(text + start, end - start, html, 0, fn, arg);
 		i = end;
