@@ -61,9 +61,12 @@ static void config_free(struct snap_config *c)
 	for (size_t i = 0; i < c->n_names; i++) {
 		free(c->names[i]);
 		free(c->names_shown[i]);
+		if (c->names_squeezed != NULL)
+			free(c->names_squeezed[i]);
 	}
 	free(c->names);
 	free(c->names_shown);
+	free(c->names_squeezed);
 }
 
 static void plugin_free(struct snap_plugin *pl)
@@ -120,12 +123,17 @@ static int add_name(struct snap_config *c, const char *name)
 	char **b = realloc(c->names_shown, (c->n_names + 1) * sizeof *b);
 	if (b != NULL)
 		c->names_shown = b;
-	if (a == NULL || b == NULL) {
+	char **q = realloc(c->names_squeezed, (c->n_names + 1) * sizeof *q);
+	if (q != NULL)
+		c->names_squeezed = q;
+	if (a == NULL || b == NULL || q == NULL) {
 		free(sk);
 		return -1;
 	}
 	c->names[c->n_names] = sk;
-	c->names_shown[c->n_names++] = strdup(name);
+	c->names_shown[c->n_names] = strdup(name);
+	/* once here, not for every message */
+	c->names_squeezed[c->n_names++] = snap_skeleton(name, 1);
 	return 0;
 }
 

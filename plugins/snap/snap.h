@@ -65,6 +65,8 @@ struct snap_config {
 	size_t n_domains;
 	char **names; /* protected display names, snap_name_form() */
 	char **names_shown; /* ... as written, for details */
+	char **names_squeezed; /* snap_skeleton(shown, 1), or NULL: computed
+				* when needed */
 	size_t n_names;
 };
 

@@ -1,6 +1,7 @@
 /*
  * snap_html.c - SNAP's look at an HTML body or attachment, through
- * libxml2's HTML parser (htmlReadMemory, recovering, no network).
+ * libxml2's HTML parser (recovering, no network) driven as a SAX parser:
+ * the document is read as a stream of events, no tree is built.
  *
  * PURPOSE: what a reader sees and what the markup does behind it: links
  * whose visible text shows another domain than the href, data: and
@@ -8,6 +9,13 @@
  * by a zero-size font or a colour equal to its background, the visible
  * text (for the language checks) and every link (for the URL checks and
  * the Virtual Analyzer).
+ *
+ * The events are read as the tree htmlReadMemory builds from them (the
+ * parser is set up as htmlReadMemory sets it up): characters between two
+ * other events are one text node, text outside any element is dropped, a
+ * link's text is all the text below its element, a link's text is judged
+ * in document order of the links. So the findings are those of a walk
+ * over that tree, without building and freeing it (half of SNAP's time).
  *
  * NEVER: fetches anything, follows nesting deeper than HTML_MAX_DEPTH,
  * or parses more than HTML_MAX_SIZE bytes of one document.
@@ -21,11 +29,15 @@
 #include <strings.h>
 
 #include <libxml/HTMLparser.h>
-#include <libxml/tree.h>
+#include <libxml/parserInternals.h>
 #include <libxml/encoding.h>
 
 #define HTML_MAX_DEPTH 128
 #define HTML_MAX_SIZE (2u << 20)
+/* links open at once (a frame inside a link ...); more are not judged */
+#define HTML_MAX_LINKS 8
+/* a link's text kept: snap_text_host() reads at most 2000 bytes */
+#define LINK_TEXT_MAX 2048
 
 /* A colour as 0xRRGGBB, or -1 when unknown (an image, "inherit"...). */
 typedef long colour;
@@ -38,16 +50,46 @@ struct style {
 	int none;  /* display:none, visibility:hidden, opacity:0 */
 };
 
+/* An open element. */
+struct frame {
+	struct style st;
+	int skip; /* not walked: script, style, title, head, noscript */
+};
+
+/* An open link whose text is still being read. */
+struct link {
+	int depth;    /* of its element */
+	unsigned seq; /* its place among the links, in document order */
+	char host[256];
+	char text[LINK_TEXT_MAX + 1];
+	size_t len;
+	int long_tail; /* text past LINK_TEXT_MAX other than trailing blanks */
+};
+
 struct walk {
 	const struct snap_config *cfg;
 	struct snap_html *out;
 	struct snap_buf *text;
 	struct snap_result *r;
 	size_t hidden_tiny, hidden_colour, hidden_none;
-	int in_anchor;
 	int in_form;
 	int password;
 	char field[48];
+	/* the elements open: frames[0 .. depth - 1], those deeper than
+	 * HTML_MAX_DEPTH only counted */
+	int depth;
+	struct frame frames[HTML_MAX_DEPTH];
+	/* the text node being read (its element walked): visible characters
+	 * so far, and its start while it has none (blanks, no-break spaces) */
+	int in_text;
+	size_t text_vis;
+	struct snap_buf pending;
+	/* links: the open ones, the first (in document order) whose text
+	 * shows another domain */
+	struct link links[HTML_MAX_LINKS];
+	int n_links;
+	unsigned link_seq, mismatch_seq;
+	char mismatch[sizeof((struct snap_html *)0)->link_text];
 };
 
 static colour parse_colour(const char *s, size_t n)
@@ -186,31 +228,86 @@ static void apply_css(struct style *st, const char *css)
 	}
 }
 
-static const char *attr(xmlNode *n, const char *name)
+/* The attributes the walk reads. */
+struct attrs {
+	const char *bgcolor, *background, *color, *text, *style, *hidden;
+	const char *href, *action, *type, *name, *id, *src;
+};
+
+/* ASCII case-insensitive equality with a lower-case name. */
+static int is(const xmlChar *s, const char *lower)
 {
-	for (xmlAttr *a = n->properties; a != NULL; a = a->next)
-		if (a->name && strcasecmp((const char *)a->name, name) == 0 &&
-		    a->children && a->children->type == XML_TEXT_NODE)
-			return (const char *)a->children->content;
-	return NULL;
+	for (; *lower; s++, lower++)
+		if ((*s >= 'A' && *s <= 'Z' ? *s + 32 : *s) != *lower)
+			return 0;
+	return *s == '\0';
 }
 
-static int name_is(xmlNode *n, const char *name)
+/* The attributes' values, in one pass, as the tree would have them: the
+ * first one of each name; one without a value has none. */
+static void read_attrs(const xmlChar **atts, struct attrs *a)
 {
-	return n->name && strcasecmp((const char *)n->name, name) == 0;
+	memset(a, 0, sizeof *a);
+	for (; atts != NULL && atts[0] != NULL; atts += 2) {
+		const xmlChar *n = atts[0];
+		const char *v = (const char *)atts[1];
+		const char **slot = NULL;
+		if (v == NULL)
+			continue;
+		switch (*n | 0x20) {
+		case 'a':
+			slot = is(n, "action") ? &a->action : NULL;
+			break;
+		case 'b':
+			slot = is(n, "bgcolor")	     ? &a->bgcolor
+			       : is(n, "background") ? &a->background
+						     : NULL;
+			break;
+		case 'c':
+			slot = is(n, "color") ? &a->color : NULL;
+			break;
+		case 'h':
+			slot = is(n, "href")	 ? &a->href
+			       : is(n, "hidden") ? &a->hidden
+						 : NULL;
+			break;
+		case 'i':
+			slot = is(n, "id") ? &a->id : NULL;
+			break;
+		case 'n':
+			slot = is(n, "name") ? &a->name : NULL;
+			break;
+		case 's':
+			slot = is(n, "style") ? &a->style
+			       : is(n, "src") ? &a->src
+					      : NULL;
+			break;
+		case 't':
+			slot = is(n, "text")   ? &a->text
+			       : is(n, "type") ? &a->type
+					       : NULL;
+			break;
+		default:
+			break;
+		}
+		if (slot != NULL && *slot == NULL)
+			*slot = v;
+	}
 }
 
-static size_t visible_chars(const char *s)
+static size_t visible_chars(const xmlChar *s, size_t n)
 {
 	size_t k = 0;
-	for (; *s; s++)
-		k += !isspace((unsigned char)*s) && (unsigned char)*s != 0xc2 &&
-		     (unsigned char)*s != 0xa0;
+	for (size_t i = 0; i < n; i++)
+		k += !isspace(s[i]) && s[i] != 0xc2 && s[i] != 0xa0;
 	return k;
 }
 
-/* A link: note its URL, its scheme, and what its text claims. */
-static void see_link(struct walk *w, xmlNode *a, const char *href)
+/* ---- links ---- */
+
+/* A link: note its URL, its scheme, and start reading its text (judged
+ * when the element ends, see link_end). */
+static void see_link(struct walk *w, const char *href)
 {
 	while (isspace((unsigned char)*href))
 		href++;
@@ -232,15 +329,54 @@ static void see_link(struct walk *w, xmlNode *a, const char *href)
 	if (!snap_url_host(href, strlen(href), host, sizeof host))
 		return;
 	snap_add_url(w->r, href, strlen(href));
-	if (w->out->link_text[0])
+	unsigned seq = w->link_seq++;
+	/* an earlier link already showed another domain */
+	if (w->mismatch[0] || w->n_links >= HTML_MAX_LINKS)
 		return;
-	xmlChar *txt = xmlNodeGetContent(a);
+	struct link *l = &w->links[w->n_links++];
+	l->depth = w->depth - 1;
+	l->seq = seq;
+	memcpy(l->host, host, sizeof l->host);
+	l->len = 0;
+	l->long_tail = 0;
+}
+
+/* Text below the open links. Kept as snap_text_host() will read it:
+ * leading blanks and brackets dropped, at most LINK_TEXT_MAX bytes and
+ * whether what follows is more than trailing blanks and brackets. */
+static void links_add(struct walk *w, const xmlChar *s, size_t n)
+{
+	for (int k = 0; k < w->n_links; k++) {
+		struct link *l = &w->links[k];
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = s[i];
+			if (l->len == 0 &&
+			    (isspace(c) || c == '<' || c == '[' || c == '('))
+				continue;
+			if (l->len < LINK_TEXT_MAX)
+				l->text[l->len++] = (char)c;
+			else if (!isspace(c) && c != '>' && c != ']' &&
+				 c != ')' && c != '.')
+				l->long_tail = 1;
+		}
+	}
+}
+
+/* The innermost open link ends: does its text show another domain? The
+ * first link in document order that does is the one reported. */
+static void link_end(struct walk *w)
+{
+	struct link *l = &w->links[--w->n_links];
 	char shown[256];
-	if (txt != NULL && snap_text_host((const char *)txt, shown, sizeof shown) &&
-	    !snap_same_org(shown, host))
-		snprintf(w->out->link_text, sizeof w->out->link_text,
-			 "%.50s->%.60s", shown, host);
-	xmlFree(txt);
+	l->text[l->len] = '\0';
+	if (l->long_tail || (w->mismatch[0] && w->mismatch_seq < l->seq))
+		return;
+	if (snap_text_host(l->text, shown, sizeof shown) &&
+	    !snap_same_org(shown, l->host)) {
+		snprintf(w->mismatch, sizeof w->mismatch, "%.50s->%.60s", shown,
+			 l->host);
+		w->mismatch_seq = l->seq;
+	}
 }
 
 static int sensitive_field(const char *s)
@@ -264,90 +400,177 @@ static int sensitive_field(const char *s)
 	return 0;
 }
 
-static void walk(struct walk *w, xmlNode *node, struct style st, int depth)
+/* ---- text ---- */
+
+/* Characters of the current text node, its element walked. */
+static void text_add(struct walk *w, const xmlChar *s, size_t n)
 {
-	for (xmlNode *n = node; n != NULL; n = n->next) {
-		if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-			const char *s = (const char *)n->content;
-			if (s == NULL)
-				continue;
-			size_t vis = visible_chars(s);
-			if (vis == 0)
-				continue;
-			colour bg = st.bg;
-			colour fg = st.fg < 0 ? 0 : st.fg;
-			if (st.none)
-				w->hidden_none += vis;
-			else if (st.tiny)
-				w->hidden_tiny += vis;
-			else if (st.fg == -2 || colours_alike(fg, bg))
-				w->hidden_colour += vis;
-			else {
-				snap_buf_add(w->text, s, strlen(s));
-				snap_buf_add(w->text, " ", 1);
-			}
-			continue;
-		}
-		if (n->type != XML_ELEMENT_NODE || depth >= HTML_MAX_DEPTH)
-			continue;
-		if (name_is(n, "script") || name_is(n, "style") ||
-		    name_is(n, "title") || name_is(n, "head") ||
-		    name_is(n, "noscript"))
-			continue;
-		struct style cs = st;
-		const char *v;
-		if ((v = attr(n, "bgcolor")) != NULL) {
-			colour c = parse_colour(v, strlen(v));
-			cs.bg = c == -2 ? cs.bg : c;
-		}
-		if (attr(n, "background") != NULL)
-			cs.bg = -1;
-		if (name_is(n, "font")) {
-			if ((v = attr(n, "color")) != NULL)
-				cs.fg = parse_colour(v, strlen(v));
-		}
-		if (name_is(n, "body") && (v = attr(n, "text")) != NULL)
-			cs.fg = parse_colour(v, strlen(v));
-		if ((v = attr(n, "style")) != NULL)
-			apply_css(&cs, v);
-		if (attr(n, "hidden") != NULL)
-			cs.none = 1;
-		if (name_is(n, "a") && (v = attr(n, "href")) != NULL)
-			see_link(w, n, v);
-		if (name_is(n, "form")) {
-			w->in_form = 1;
-			if ((v = attr(n, "action")) != NULL) {
-				char host[256];
-				if (snap_url_host(v, strlen(v), host, sizeof host))
-					snap_add_url(w->r, v, strlen(v));
-				else if (strncasecmp(v, "data:", 5) == 0 &&
-					 !w->out->data_uri[0])
-					snprintf(w->out->data_uri,
-						 sizeof w->out->data_uri,
-						 "form action %.30s", v);
-			}
-		}
-		if (name_is(n, "input")) {
-			const char *type = attr(n, "type");
-			const char *nm = attr(n, "name");
-			if (nm == NULL)
-				nm = attr(n, "id");
-			if (type && strcasecmp(type, "password") == 0) {
-				w->password = 1;
-				snprintf(w->field, sizeof w->field,
-					 "password field '%.24s'", nm ? nm : "");
-			} else if (!w->field[0] && sensitive_field(nm) &&
-				   (type == NULL || strcasecmp(type, "hidden") != 0)) {
-				snprintf(w->field, sizeof w->field,
-					 "field '%.30s'", nm);
-			}
-		}
-		/* a frame or an iframe fetching a page is a link too */
-		if ((name_is(n, "iframe") || name_is(n, "frame")) &&
-		    (v = attr(n, "src")) != NULL)
-			see_link(w, n, v);
-		walk(w, n->children, cs, depth + 1);
+	const struct style *st = &w->frames[w->depth - 1].st;
+	size_t vis = visible_chars(s, n);
+	int shown = !st->none && !st->tiny && st->fg != -2 &&
+		    !colours_alike(st->fg < 0 ? 0 : st->fg, st->bg);
+	w->in_text = 1;
+	if (shown && w->text_vis == 0 && vis == 0) {
+		/* blanks so far: they count only if something follows */
+		snap_buf_add(&w->pending, (const char *)s, n);
+		return;
 	}
+	if (shown && w->text_vis == 0 && w->pending.len > 0) {
+		snap_buf_add(w->text, w->pending.p, w->pending.len);
+		w->pending.len = 0;
+	}
+	w->text_vis += vis;
+	if (shown)
+		snap_buf_add(w->text, (const char *)s, n);
+}
+
+/* The current text node ends (any other event). */
+static void text_end(struct walk *w)
+{
+	if (!w->in_text)
+		return;
+	const struct style *st = &w->frames[w->depth - 1].st;
+	if (w->text_vis > 0) {
+		if (st->none)
+			w->hidden_none += w->text_vis;
+		else if (st->tiny)
+			w->hidden_tiny += w->text_vis;
+		else if (st->fg == -2 ||
+			 colours_alike(st->fg < 0 ? 0 : st->fg, st->bg))
+			w->hidden_colour += w->text_vis;
+		else
+			snap_buf_add(w->text, " ", 1);
+	}
+	w->in_text = 0;
+	w->text_vis = 0;
+	w->pending.len = 0;
+}
+
+/* Is the element the next characters belong to walked? */
+static int walked(const struct walk *w)
+{
+	return w->depth > 0 && w->depth <= HTML_MAX_DEPTH &&
+	       !w->frames[w->depth - 1].skip;
+}
+
+/* ---- the SAX handlers ---- */
+
+static void on_start(void *ctx, const xmlChar *name, const xmlChar **atts)
+{
+	struct walk *w = ctx;
+	text_end(w);
+	int d = w->depth++;
+	if (d >= HTML_MAX_DEPTH)
+		return;
+	struct frame *f = &w->frames[d];
+	if ((d > 0 && w->frames[d - 1].skip) || is(name, "script") ||
+	    is(name, "style") || is(name, "title") || is(name, "head") ||
+	    is(name, "noscript")) {
+		f->skip = 1;
+		return;
+	}
+	f->skip = 0;
+	struct style cs = {.fg = -1, .bg = 0xffffff};
+	if (d > 0)
+		cs = w->frames[d - 1].st;
+	struct attrs a;
+	read_attrs(atts, &a);
+	const char *v;
+	if ((v = a.bgcolor) != NULL) {
+		colour c = parse_colour(v, strlen(v));
+		cs.bg = c == -2 ? cs.bg : c;
+	}
+	if (a.background != NULL)
+		cs.bg = -1;
+	if (is(name, "font") && (v = a.color) != NULL)
+		cs.fg = parse_colour(v, strlen(v));
+	if (is(name, "body") && (v = a.text) != NULL)
+		cs.fg = parse_colour(v, strlen(v));
+	if ((v = a.style) != NULL)
+		apply_css(&cs, v);
+	if (a.hidden != NULL)
+		cs.none = 1;
+	f->st = cs;
+	if (is(name, "a") && (v = a.href) != NULL)
+		see_link(w, v);
+	if (is(name, "form")) {
+		w->in_form = 1;
+		if ((v = a.action) != NULL) {
+			char host[256];
+			if (snap_url_host(v, strlen(v), host, sizeof host))
+				snap_add_url(w->r, v, strlen(v));
+			else if (strncasecmp(v, "data:", 5) == 0 &&
+				 !w->out->data_uri[0])
+				snprintf(w->out->data_uri,
+					 sizeof w->out->data_uri,
+					 "form action %.30s", v);
+		}
+	}
+	if (is(name, "input")) {
+		const char *type = a.type;
+		const char *nm = a.name;
+		if (nm == NULL)
+			nm = a.id;
+		if (type && strcasecmp(type, "password") == 0) {
+			w->password = 1;
+			snprintf(w->field, sizeof w->field,
+				 "password field '%.24s'", nm ? nm : "");
+		} else if (!w->field[0] && sensitive_field(nm) &&
+			   (type == NULL || strcasecmp(type, "hidden") != 0)) {
+			snprintf(w->field, sizeof w->field, "field '%.30s'",
+				 nm);
+		}
+	}
+	/* a frame or an iframe fetching a page is a link too */
+	if ((is(name, "iframe") || is(name, "frame")) && (v = a.src) != NULL)
+		see_link(w, v);
+}
+
+static void on_end(void *ctx, const xmlChar *name)
+{
+	struct walk *w = ctx;
+	(void)name;
+	text_end(w);
+	if (w->depth == 0)
+		return;
+	w->depth--;
+	while (w->n_links > 0 && w->links[w->n_links - 1].depth >= w->depth)
+		link_end(w);
+}
+
+static void on_characters(void *ctx, const xmlChar *s, int n)
+{
+	struct walk *w = ctx;
+	if (n <= 0)
+		return;
+	if (w->n_links > 0)
+		links_add(w, s, (size_t)n);
+	if (walked(w))
+		text_add(w, s, (size_t)n);
+}
+
+/* Script and style content: never walked (their elements are not), but
+ * part of a link's text; a node of its own in the tree. */
+static void on_cdata(void *ctx, const xmlChar *s, int n)
+{
+	struct walk *w = ctx;
+	text_end(w);
+	if (n > 0 && w->n_links > 0)
+		links_add(w, s, (size_t)n);
+}
+
+/* Comments and processing instructions: nodes of their own, so they end
+ * a text node. */
+static void on_comment(void *ctx, const xmlChar *value)
+{
+	(void)value;
+	text_end(ctx);
+}
+
+static void on_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+	(void)target, (void)data;
+	text_end(ctx);
 }
 
 void snap_html_init(void)
@@ -361,32 +584,85 @@ void snap_html_scan(const struct snap_config *cfg, const char *data,
 {
 	if (size > HTML_MAX_SIZE)
 		size = HTML_MAX_SIZE;
+	if (size == 0)
+		return;
 	const char *enc = NULL;
 	if (charset != NULL && xmlParseCharEncoding(charset) != XML_CHAR_ENCODING_ERROR)
 		enc = charset;
-	htmlDocPtr doc = htmlReadMemory(data, (int)size, NULL, enc,
-					HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-					    HTML_PARSE_NOWARNING |
-					    HTML_PARSE_NONET | HTML_PARSE_COMPACT);
-	if (doc == NULL)
+	/* set up as htmlReadMemory() does, our handlers for its tree
+	 * builder's */
+	xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt(data, (int)size);
+	if (ctxt == NULL)
 		return;
-	struct walk w = {.cfg = cfg, .out = out, .text = text, .r = r};
-	struct style st = {.fg = -1, .bg = 0xffffff};
-	walk(&w, xmlDocGetRootElement(doc), st, 0);
-	xmlFreeDoc(doc);
+	struct walk *w = malloc(sizeof *w);
+	if (w == NULL || ctxt->sax == NULL) {
+		free(w);
+		xmlFreeParserCtxt(ctxt);
+		return;
+	}
+	w->cfg = cfg;
+	w->out = out;
+	w->text = text;
+	w->r = r;
+	w->hidden_tiny = w->hidden_colour = w->hidden_none = 0;
+	w->in_form = w->password = 0;
+	w->field[0] = '\0';
+	w->depth = 0;
+	w->in_text = 0;
+	w->text_vis = 0;
+	w->pending = (struct snap_buf){0};
+	w->n_links = 0;
+	w->link_seq = w->mismatch_seq = 0;
+	w->mismatch[0] = '\0';
 
-	if (w.in_form && (w.password || w.field[0]))
-		snprintf(out->form, sizeof out->form, "form with %s", w.field);
-	else if (w.password)
-		snprintf(out->form, sizeof out->form, "%s", w.field);
-	if (w.hidden_tiny >= 20)
+	memset(ctxt->sax, 0, sizeof(xmlSAXHandlerV1));
+	ctxt->sax->startElement = on_start;
+	ctxt->sax->endElement = on_end;
+	ctxt->sax->characters = on_characters;
+	ctxt->sax->cdataBlock = on_cdata;
+	ctxt->sax->comment = on_comment;
+	ctxt->sax->processingInstruction = on_pi;
+	ctxt->sax->initialized = 1;
+	ctxt->userData = w;
+	htmlCtxtUseOptions(ctxt, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+				     HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+				     HTML_PARSE_COMPACT);
+	ctxt->html = 1;
+	if (enc != NULL) {
+		xmlCharEncodingHandlerPtr h = xmlFindCharEncodingHandler(enc);
+		if (h != NULL) {
+			xmlSwitchToEncoding(ctxt, h);
+			if (ctxt->input->encoding != NULL)
+				xmlFree((xmlChar *)ctxt->input->encoding);
+			ctxt->input->encoding = xmlStrdup((const xmlChar *)enc);
+		}
+	}
+	htmlParseDocument(ctxt);
+	text_end(w);
+	while (w->n_links > 0)
+		link_end(w);
+	if (ctxt->myDoc != NULL)
+		xmlFreeDoc(ctxt->myDoc);
+	ctxt->myDoc = NULL;
+	xmlFreeParserCtxt(ctxt);
+
+	if (w->mismatch[0])
+		snprintf(out->link_text, sizeof out->link_text, "%s",
+			 w->mismatch);
+	if (w->in_form && (w->password || w->field[0]))
+		snprintf(out->form, sizeof out->form, "form with %s", w->field);
+	else if (w->password)
+		snprintf(out->form, sizeof out->form, "%s", w->field);
+	if (w->hidden_tiny >= 20)
 		snprintf(out->hidden, sizeof out->hidden,
-			 "%zu chars in zero-size font", w.hidden_tiny);
-	else if (w.hidden_colour >= 20)
+			 "%zu chars in zero-size font", w->hidden_tiny);
+	else if (w->hidden_colour >= 20)
 		snprintf(out->hidden, sizeof out->hidden,
 			 "%zu chars coloured like their background",
-			 w.hidden_colour);
-	else if (w.hidden_none >= 400)
+			 w->hidden_colour);
+	else if (w->hidden_none >= 400)
 		snprintf(out->hidden, sizeof out->hidden,
-			 "%zu chars not displayed", w.hidden_none);
+			 "%zu chars not displayed", w->hidden_none);
+	snap_buf_free(&w->pending);
+	free(w);
 }

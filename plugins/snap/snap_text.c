@@ -25,29 +25,39 @@
 
 void snap_buf_add(struct snap_buf *b, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n && b->len < SNAP_TEXT_MAX; i++) {
+	if (n == 0 || b->len >= SNAP_TEXT_MAX)
+		return;
+	/* room for what can come in (at most the limit) once, not per byte */
+	size_t room = SNAP_TEXT_MAX - b->len < n ? SNAP_TEXT_MAX - b->len : n;
+	if (b->len + room + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + room + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (p == NULL)
+			return;
+		b->p = p;
+		b->cap = cap;
+	}
+	char *o = b->p + b->len, *end = b->p + SNAP_TEXT_MAX;
+	char last = b->len ? o[-1] : ' ';
+	for (size_t i = 0; i < n && o < end; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-		    c == 0xa0 || c == '\f' || c == '\v') {
-			if (b->len == 0 || b->p[b->len - 1] == ' ')
+		if (c > ' ' && c != 0xa0) { /* most bytes */
+			if (c >= 'A' && c <= 'Z')
+				c = (unsigned char)(c + 32);
+		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+			   c == 0xa0 || c == '\f' || c == '\v') {
+			if (last == ' ')
 				continue;
 			c = ' ';
-		} else if (c >= 'A' && c <= 'Z') {
-			c = (unsigned char)(c + 32);
 		} else if (c == 0) {
 			continue;
 		}
-		if (b->len + 2 > b->cap) {
-			size_t cap = b->cap ? b->cap * 2 : 4096;
-			char *p = realloc(b->p, cap);
-			if (p == NULL)
-				return;
-			b->p = p;
-			b->cap = cap;
-		}
-		b->p[b->len++] = (char)c;
-		b->p[b->len] = '\0';
+		*o++ = last = (char)c;
 	}
+	b->len = (size_t)(o - b->p);
+	b->p[b->len] = '\0';
 }
 
 void snap_buf_free(struct snap_buf *b)
@@ -237,7 +247,12 @@ char *snap_skeleton(const char *s, int squeeze)
 {
 	if (s == NULL)
 		return g_strdup("");
-	gchar *nf = g_utf8_normalize(s, -1, G_NORMALIZE_NFKD);
+	/* NFKD leaves ASCII as it is: the usual case, without GLib */
+	const char *q = s;
+	while (*q && (unsigned char)*q < 0x80)
+		q++;
+	gchar *nf = *q == '\0' ? g_strdup(s)
+			       : g_utf8_normalize(s, -1, G_NORMALIZE_NFKD);
 	if (nf == NULL) { /* not UTF-8: take the bytes as they are */
 		nf = g_strdup(s);
 		for (char *p = nf; *p; p++)
@@ -444,10 +459,10 @@ int snap_domain_lookalike(const struct snap_config *cfg, const char *host_in,
 		why = ulabel ? "punycode" : non_ascii ? "unicode"
 						     : "confusable characters";
 	}
+	const char *reg = snap_registrable(host);
 	for (size_t i = 0; i < cfg->n_domains && !reason; i++) {
 		const struct snap_domain *d = &cfg->domains[i];
 		size_t dl = strlen(d->label);
-		const char *reg = snap_registrable(host);
 		if (strcmp(label, d->label) == 0) {
 			/* another TLD: suspicious for our own domains; brands
 			 * own many (amazon.de, paypal.co.uk) */
@@ -594,6 +609,8 @@ void snap_text_urls(const char *data, size_t n, struct snap_result *r)
 	for (size_t i = 0; i + 4 < n && r->n_urls < SNAP_MAX_URLS; i++) {
 		char c = data[i];
 		size_t skip = 0;
+		if ((c | 0x20) != 'h' && (c | 0x20) != 'w')
+			continue;
 		if ((c == 'h' || c == 'H') &&
 		    ((n - i > 7 && strncasecmp(data + i, "http://", 7) == 0) ||
 		     (n - i > 8 && strncasecmp(data + i, "https://", 8) == 0)))
@@ -620,9 +637,11 @@ void snap_text_urls(const char *data, size_t n, struct snap_result *r)
 
 int snap_mixed_script(const char *s, size_t len, char *word_r, size_t cap)
 {
-	/* plain ASCII mixes nothing: the common case, decided fast */
+	/* Below U+0340 (UTF-8 lead bytes under 0xcd) there is no Cyrillic,
+	 * Greek or Armenian letter: such text (ASCII, Latin-1, most of
+	 * Western mail) mixes nothing, decided fast */
 	size_t k = 0;
-	while (k < len && (unsigned char)s[k] < 0x80)
+	while (k < len && (unsigned char)s[k] < 0xcd)
 		k++;
 	if (k == len)
 		return 0;
@@ -714,12 +733,23 @@ static const struct {
     {"expires today", URGENT}, {"right away", URGENT},
 };
 
-/* The phrases by first letter, built once. */
+/* The phrases by their first two letters (the second one any other
+ * byte in bucket 26), in their order in the table, built once. */
 enum { N_PHRASES = sizeof phrases / sizeof phrases[0] };
+enum { NO_BUCKET = 26 * 27 }; /* empty: not a word start */
 static struct {
-	unsigned char start[27], idx[N_PHRASES];
+	unsigned char start[NO_BUCKET + 2], idx[N_PHRASES];
 	unsigned char len[N_PHRASES];
+	/* per byte: 1 isalnum(), 2 a lower-case letter; and its column in
+	 * a bucket (a-z, or 26) */
+	unsigned char cls[256], col[256];
 } phrase_index;
+
+static unsigned phrase_bucket(unsigned char c1, unsigned char c2)
+{
+	return (unsigned)(c1 - 'a') * 27 +
+	       (c2 >= 'a' && c2 <= 'z' ? (unsigned)(c2 - 'a') : 26);
+}
 
 static void phrase_index_build(void)
 {
@@ -727,20 +757,32 @@ static void phrase_index_build(void)
 	if (!g_once_init_enter(&done))
 		return;
 	size_t n = 0;
-	for (int c = 0; c < 26; c++) {
-		phrase_index.start[c] = (unsigned char)n;
+	for (unsigned b = 0; b < 26 * 27; b++) {
+		phrase_index.start[b] = (unsigned char)n;
 		for (size_t k = 0; k < N_PHRASES; k++)
-			if (phrases[k].phrase[0] == 'a' + c)
+			if (phrase_bucket(
+				(unsigned char)phrases[k].phrase[0],
+				(unsigned char)phrases[k].phrase[1]) == b)
 				phrase_index.idx[n++] = (unsigned char)k;
 	}
-	phrase_index.start[26] = (unsigned char)n;
+	phrase_index.start[NO_BUCKET] = (unsigned char)n;
+	phrase_index.start[NO_BUCKET + 1] = (unsigned char)n;
 	for (size_t k = 0; k < N_PHRASES; k++)
 		phrase_index.len[k] = (unsigned char)strlen(phrases[k].phrase);
+	for (int c = 0; c < 256; c++) {
+		phrase_index.cls[c] =
+		    (unsigned char)((isalnum(c) != 0) | (c >= 'a' && c <= 'z')
+							    << 1);
+		phrase_index.col[c] =
+		    (unsigned char)(c >= 'a' && c <= 'z' ? c - 'a' : 26);
+	}
 	g_once_init_leave(&done, 1);
 }
 
 /* One pass over the text: at each word start, only the phrases that
- * begin with its letter are compared. */
+ * begin with its first two bytes are compared. Word starts are found
+ * without a branch per byte (text alternates words and blanks too often
+ * for branches to be predicted). */
 unsigned snap_urgency(const char *text, size_t len, int *hits_r, char *detail,
 		      size_t cap)
 {
@@ -754,16 +796,25 @@ unsigned snap_urgency(const char *text, size_t len, int *hits_r, char *detail,
 	if (text == NULL || len == 0)
 		return 0;
 	phrase_index_build();
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c < 'a' || c > 'z' ||
-		    (i > 0 && isalnum((unsigned char)text[i - 1])))
-			continue;
-		for (unsigned j = phrase_index.start[c - 'a'];
-		     j < phrase_index.start[c - 'a' + 1]; j++) {
+	const unsigned char *t = (const unsigned char *)text;
+	unsigned prev = 0; /* the byte before is a letter or digit */
+	/* every phrase has two bytes at least: none starts at len - 1 */
+	for (size_t i = 0; i + 1 < len; i++) {
+		unsigned k0 = phrase_index.cls[t[i]];
+		/* a word starting with a-z: its bucket, else the empty one */
+		unsigned mask = 0u - ((k0 >> 1) & ~prev & 1u);
+		prev = k0 & 1u;
+		unsigned b = (((unsigned)(t[i] - 'a') * 27 +
+			       phrase_index.col[t[i + 1]]) &
+			      mask) |
+			     ((unsigned)NO_BUCKET & ~mask);
+		unsigned lo = phrase_index.start[b],
+			 hi = phrase_index.start[b + 1];
+		for (unsigned j = lo; j < hi; j++) {
 			unsigned k = phrase_index.idx[j];
 			size_t pl = phrase_index.len[k];
 			if (found[k] || pl > len - i ||
+			    text[i + 1] != phrases[k].phrase[1] ||
 			    memcmp(text + i, phrases[k].phrase, pl) != 0)
 				continue;
 			found[k] = 1;
