@@ -146,6 +146,20 @@ struct atse_plugin {
 	unsigned sigs;	     /* signatures loaded */
 	unsigned skipped;    /* own signatures above the aggressiveness */
 	int raw_html_bodies; /* only vigil's set: HTML bodies not normalised */
+	struct atse_probe *probe;
+};
+
+/* libclamav makes a directory in its scratch space for every scan, and
+ * when it cannot, it answers "clean" without scanning (seen with 1.4.6).
+ * So the scratch space is tried at start and every ATSE_PROBE_SECONDS
+ * while scanning; when it fails, the condition answers ERROR, loudly,
+ * instead of letting everything through. */
+#define ATSE_PROBE_SECONDS 5
+struct atse_probe {
+	pthread_mutex_t lock;
+	char dir[PATH_MAX];
+	time_t when;
+	char error[PATH_MAX + 64]; /* "" when the last try worked */
 };
 
 /* What one scan found: the engine's name, or a layer our inspection
@@ -571,9 +585,49 @@ static vigil_result atse_confirm(const struct atse_plugin *pl,
  * Analyzer confirms (or, without it, the first one) decides. A dismissed
  * detection lets the others speak; then waiting beats "no verdict", which
  * beats a part the engine could not scan, which beats "nothing found". */
+/* Can a directory be made (and removed) in the scratch space? */
+static int atse_probe_now(struct atse_probe *pr)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/vigil-atse.XXXXXX", pr->dir);
+	if (mkdtemp(path) == NULL || rmdir(path) != 0) {
+		snprintf(pr->error, sizeof pr->error,
+			 "scratch space %s is not writable: %s", pr->dir,
+			 strerror(errno));
+		return -1;
+	}
+	pr->error[0] = '\0';
+	return 0;
+}
+
+static int atse_scratch_ok(const struct atse_plugin *pl, char *why,
+			   size_t size)
+{
+	struct atse_probe *pr = pl->probe;
+	time_t now = time(NULL);
+	pthread_mutex_lock(&pr->lock);
+	if (now - pr->when >= ATSE_PROBE_SECONDS) {
+		int was_ok = pr->error[0] == '\0';
+		pr->when = now;
+		if (atse_probe_now(pr) != 0 && was_ok)
+			vigil_log(pl->host, VIGIL_LOG_ERR,
+				  "ATSE cannot scan: %s (libclamav would "
+				  "answer clean without scanning)", pr->error);
+	}
+	int ok = pr->error[0] == '\0';
+	snprintf(why, size, "%s", pr->error);
+	pthread_mutex_unlock(&pr->lock);
+	return ok;
+}
+
 static vigil_result atse_eval(void *cond, vigil_message *msg, vigil_eval *ev)
 {
 	const struct atse_plugin *pl = cond;
+	char why[PATH_MAX + 64];
+	if (!atse_scratch_ok(pl, why, sizeof why)) {
+		vigil_eval_detail(ev, "ATSE cannot scan: %s", why);
+		return VIGIL_ERROR;
+	}
 	size_t n;
 	const vigil_part *parts = vigil_message_parts(msg, &n);
 	const vigil_part *waiting = NULL, *failed = NULL;
@@ -772,6 +826,10 @@ static void atse_free(struct atse_plugin *pl)
 		return;
 	if (pl->engine != NULL)
 		cl_engine_free(pl->engine);
+	if (pl->probe != NULL) {
+		pthread_mutex_destroy(&pl->probe->lock);
+		free(pl->probe);
+	}
 	free(pl);
 }
 
@@ -894,6 +952,13 @@ static int atse_engine(struct atse_plugin *pl, const config_setting_t *cfg,
 		*error_r = "cannot set the engine's tmp_dir (out of memory)";
 		return -1;
 	}
+	snprintf(pl->probe->dir, sizeof pl->probe->dir, "%s", tmp);
+	pl->probe->when = time(NULL);
+	if (atse_probe_now(pl->probe) != 0) {
+		*error_r = vigil_setting_error(pl->host, cfg, "%s",
+					       pl->probe->error);
+		return -1;
+	}
 	cl_engine_set_clcb_sigload(pl->engine, atse_sigload, pl);
 	if (pl->level >= 2)
 		cl_engine_set_clcb_file_inspection(pl->engine, atse_inspect);
@@ -959,6 +1024,13 @@ static int atse_init(vigil_host *host, const config_setting_t *cfg,
 		return -1;
 	}
 	pl->host = host;
+	pl->probe = calloc(1, sizeof *pl->probe);
+	if (pl->probe == NULL) {
+		free(pl);
+		*error_r = "out of memory";
+		return -1;
+	}
+	pthread_mutex_init(&pl->probe->lock, NULL);
 	if (atse_settings(pl, cfg, error_r) != 0 ||
 	    atse_engine(pl, cfg, error_r) != 0 ||
 	    vigil_register_condition(host, &atse_condition_ops, pl, error_r) !=

@@ -421,6 +421,36 @@ START_TEST(test_tmp_dir)
 }
 END_TEST
 
+/* The scratch space goes away while scanning: libclamav would answer
+ * "clean" without scanning, so the condition must answer ERROR (after the
+ * next probe, ATSE_PROBE_SECONDS later), and recover when it is back. */
+START_TEST(test_scratch_space_lost)
+{
+	char dir[600], settings[700];
+	snprintf(dir, sizeof dir, "%s/lost", scratch);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	snprintf(settings, sizeof settings, "tmp_dir = \"%s\";", dir);
+	mock_host *m = load(3, settings);
+	struct mock_eval_report r;
+	const char *err = NULL;
+	vigil_message *msg = message_with(m, samples, "eicar.com", NULL);
+	ck_assert_int_eq(mock_eval(m, "type = \"atse\";", msg, &r, &err),
+			 VIGIL_MATCH);
+	ck_assert_int_eq(rmdir(dir), 0);
+	sleep(6);
+	ck_assert_int_eq(mock_eval(m, "type = \"atse\";", msg, &r, &err),
+			 VIGIL_ERROR);
+	ck_assert_msg(strstr(r.detail, "not writable") != NULL, "%s", r.detail);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	sleep(6);
+	ck_assert_int_eq(mock_eval(m, "type = \"atse\";", msg, &r, &err),
+			 VIGIL_MATCH);
+	mock_message_free(msg);
+	mock_host_free(m);
+	rmdir(dir);
+}
+END_TEST
+
 /* Without the shipped signatures the engine still has its heuristics. */
 START_TEST(test_no_builtin_signatures)
 {
@@ -736,6 +766,7 @@ int main(void)
 	tcase_add_test(tc, test_signature_dirs);
 	tcase_add_test(tc, test_no_builtin_signatures);
 	tcase_add_test(tc, test_tmp_dir);
+	tcase_add_test(tc, test_scratch_space_lost);
 	tcase_add_loop_test(tc, test_bad_settings, 0,
 			    sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, test_bad_condition);
