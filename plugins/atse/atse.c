@@ -151,13 +151,14 @@ struct atse_plugin {
 
 /* libclamav makes a directory in its scratch space for every scan, and
  * when it cannot, it answers "clean" without scanning (seen with 1.4.6).
- * So the scratch space is tried at start and every ATSE_PROBE_SECONDS
- * while scanning; when it fails, the condition answers ERROR, loudly,
+ * So the scratch space is tried at start and every scratch_check_interval
+ * seconds (default ATSE_PROBE_SECONDS) while scanning; when it fails, the condition answers ERROR, loudly,
  * instead of letting everything through. */
 #define ATSE_PROBE_SECONDS 5
 struct atse_probe {
 	pthread_mutex_t lock;
 	char dir[PATH_MAX];
+	int interval; /* seconds between checks while scanning */
 	time_t when;
 	char error[PATH_MAX + 64]; /* "" when the last try worked */
 };
@@ -606,7 +607,7 @@ static int atse_scratch_ok(const struct atse_plugin *pl, char *why,
 	struct atse_probe *pr = pl->probe;
 	time_t now = time(NULL);
 	pthread_mutex_lock(&pr->lock);
-	if (now - pr->when >= ATSE_PROBE_SECONDS) {
+	if (now - pr->when >= pr->interval) {
 		int was_ok = pr->error[0] == '\0';
 		pr->when = now;
 		if (atse_probe_now(pr) != 0 && was_ok)
@@ -839,7 +840,7 @@ static int atse_settings(struct atse_plugin *pl, const config_setting_t *cfg,
 {
 	static const char *const keys[] = {
 	    "aggressiveness", "signature_dirs", "builtin_signatures",
-	    "builtin_dir",    "tmp_dir",	NULL};
+	    "builtin_dir",    "tmp_dir",	"scratch_check_interval", NULL};
 	vigil_host *host = pl->host;
 	if (vigil_check_keys(host, cfg, keys, error_r) != 0)
 		return -1;
@@ -857,6 +858,19 @@ static int atse_settings(struct atse_plugin *pl, const config_setting_t *cfg,
 			return -1;
 		}
 		pl->level = config_setting_get_int(s);
+	}
+	pl->probe->interval = ATSE_PROBE_SECONDS;
+	s = config_setting_get_member(cfg, "scratch_check_interval");
+	if (s != NULL) {
+		if (config_setting_type(s) != CONFIG_TYPE_INT ||
+		    config_setting_get_int(s) < 1 ||
+		    config_setting_get_int(s) > 3600) {
+			*error_r = vigil_setting_error(
+			    host, s, "scratch_check_interval must be 1..3600 "
+				     "seconds");
+			return -1;
+		}
+		pl->probe->interval = config_setting_get_int(s);
 	}
 	s = config_setting_get_member(cfg, "builtin_signatures");
 	if (s != NULL && config_setting_type(s) != CONFIG_TYPE_BOOL) {

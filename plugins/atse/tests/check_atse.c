@@ -423,13 +423,14 @@ END_TEST
 
 /* The scratch space goes away while scanning: libclamav would answer
  * "clean" without scanning, so the condition must answer ERROR (after the
- * next probe, ATSE_PROBE_SECONDS later), and recover when it is back. */
+ * next check, scratch_check_interval later), and recover when it is back. */
 START_TEST(test_scratch_space_lost)
 {
 	char dir[600], settings[700];
 	snprintf(dir, sizeof dir, "%s/lost", scratch);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	snprintf(settings, sizeof settings, "tmp_dir = \"%s\";", dir);
+	snprintf(settings, sizeof settings,
+		 "tmp_dir = \"%s\"; scratch_check_interval = 1;", dir);
 	mock_host *m = load(3, settings);
 	struct mock_eval_report r;
 	const char *err = NULL;
@@ -437,12 +438,12 @@ START_TEST(test_scratch_space_lost)
 	ck_assert_int_eq(mock_eval(m, "type = \"atse\";", msg, &r, &err),
 			 VIGIL_MATCH);
 	ck_assert_int_eq(rmdir(dir), 0);
-	sleep(6);
+	sleep(2);
 	ck_assert_int_eq(mock_eval(m, "type = \"atse\";", msg, &r, &err),
 			 VIGIL_ERROR);
 	ck_assert_msg(strstr(r.detail, "not writable") != NULL, "%s", r.detail);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	sleep(6);
+	sleep(2);
 	ck_assert_int_eq(mock_eval(m, "type = \"atse\";", msg, &r, &err),
 			 VIGIL_MATCH);
 	mock_message_free(msg);
